@@ -1,0 +1,99 @@
+"""The values the assistant returns: `Answer`, its `Citation`s and the `Retrieved` passages."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from .documents import Passage
+
+ROLE_LABEL = {"author": "article author", "editor": "editor's note", "commenter": "reader comment"}
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A passage as retrieval ranked it."""
+
+    passage: Passage
+    score: float
+    dense: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "source": p.source,
+            "line_start": p.line_start,
+            "line_end": p.line_end,
+            "role": p.role,
+            "section": p.section,
+            "score": round(float(self.score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified quote: `quote` occurs verbatim in lines `line_start`..`line_end` of `source`."""
+
+    n: int
+    source: str
+    line_start: int
+    line_end: int
+    role: str
+    section: str | None
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def lines(self) -> str:
+        return f"{self.line_start}" if self.line_start == self.line_end else f"{self.line_start}-{self.line_end}"
+
+
+@dataclass
+class Answer:
+    """An answer with its verified citations, the passages it was drawn from and how long it took."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[Retrieved] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    standalone_question: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of `assistant ask --json`."""
+        out: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [r.to_dict() for r in self.retrieved],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+        if self.standalone_question is not None:
+            out["standalone_question"] = self.standalone_question
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+    def sources_markdown(self) -> str:
+        """One line per citation: role, section, lines and the quote."""
+        rows = []
+        for c in self.citations:
+            where = f" · {c.section}" if c.section else ""
+            rows.append(f"[{c.n}] **{ROLE_LABEL.get(c.role, c.role)}**{where} · `{c.source}` lines {c.lines}: "
+                        f"“{c.quote}”")
+        return "\n\n".join(rows)
+
+    def _repr_markdown_(self) -> str:
+        head = f"**Q:** {html.escape(self.question)}\n\n"
+        body = f"*{self.answer}*" if self.refused else self.answer
+        sources = self.sources_markdown()
+        return head + body + (f"\n\n---\n{sources}" if sources else "")
+
+    def __str__(self) -> str:
+        return self.answer

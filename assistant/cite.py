@@ -1,0 +1,201 @@
+"""Grounding: turn a model's draft into an answer whose every claim carries a verified quote.
+
+The small local model cites unreliably, so citations and refusal are decided here, in code, from the
+retrieved passages: each answer sentence is matched to the source sentence that supports it best (MiniLM
+cosine blended with word overlap). A marker that points at a passage which does not support its sentence is
+repaired or dropped; a sentence that nothing supports is removed; numbers that appear in no passage make a
+sentence unsupported. An answer left with no supported claim is a refusal.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .answer import Citation, Retrieved
+from .documents import Document, Passage, split_sentences
+from .retrieve import tokenize
+
+REFUSAL_TEXT = "The document doesn't say."
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_REFUSAL = re.compile(
+    r"^\W*(i (do not|don['’]t) know|i cannot (find|answer)|i can['’]t (find|answer)|there is no (information|mention)"
+    r"|(the )?(passages?|document|context|text)s? (do|does) not (say|contain|mention|provide|specify|state|give)"
+    r"|no (information|mention)|(this|that) is not (mentioned|stated|specified))",
+    re.IGNORECASE,
+)
+_FRAMING = re.compile(
+    r"^(yes|no|not (quite|really|exactly)|(he|she|they|it|that|this) (does|did|do|is|was)( not|n['’]t)?)\b[^.!?]{0,20}[.!?]?$",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d[\d,.]*%?")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the draft answer, with the passage numbers it cited."""
+
+    text: str
+    markers: tuple[int, ...]
+
+
+@dataclass
+class Grounded:
+    """The final answer text, its citations and whether it is a refusal."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+
+
+def is_refusal(text: str) -> bool:
+    """Whether a draft opens by saying the passages do not answer the question."""
+    return bool(_REFUSAL.search(text.strip()))
+
+
+def claims_of(draft: str) -> list[Claim]:
+    """Split a draft into sentences; markers that open a sentence belong to the one before."""
+    claims: list[Claim] = []
+    for sentence in split_sentences(draft.strip()):
+        lead = re.match(r"^(\s*\[\d+(?:\s*,\s*\d+)*\])+", sentence)
+        if lead and claims:
+            prev = claims[-1]
+            claims[-1] = Claim(prev.text, prev.markers + _markers(lead.group(0)))
+            sentence = sentence[lead.end() :].strip()
+            if not sentence:
+                continue
+        markers = _markers(sentence)
+        text = _MARKER.sub("", sentence).strip()
+        if text:
+            claims.append(Claim(text, markers))
+    return claims
+
+
+def _markers(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for group in _MARKER.findall(text) for n in re.split(r"\s*,\s*", group))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage_index: int
+    sentence: str
+
+
+def _candidates(retrieved: Sequence[Retrieved]) -> list[_Candidate]:
+    out = []
+    for i, r in enumerate(retrieved):
+        for line in r.passage.text.split("\n"):
+            out.extend(_Candidate(i, s) for s in split_sentences(line) if len(s) > 3)
+    return out
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _overlap(claim: str, source: str) -> float:
+    words = set(tokenize(claim))
+    return len(words & set(tokenize(source))) / len(words) if words else 0.0
+
+
+def support(claim_vec: Sequence[float], cand_vec: Sequence[float], claim: str, source: str) -> float:
+    """How well `source` supports `claim`: meaning (cosine) blended with shared words."""
+    return 0.6 * _cosine(claim_vec, cand_vec) + 0.4 * _overlap(claim, source)
+
+
+def locate(quote: str, passage: Passage, document: Document | None) -> tuple[int, int] | None:
+    """The inclusive line range of `passage` that holds `quote` verbatim, or None if it is not there."""
+    if document is None:
+        return (passage.line_start, passage.line_end) if quote in passage.text else None
+    for width in range(passage.line_end - passage.line_start + 1):  # narrowest range first
+        for start in range(passage.line_start, passage.line_end - width + 1):
+            if quote in document.text_of(start, start + width):
+                return start, start + width
+    return None
+
+
+def ground(
+    draft: str,
+    retrieved: Sequence[Retrieved],
+    documents: dict[str, Document],
+    embed: Callable[[list[str]], list[list[float]]],
+    threshold: float,
+) -> Grounded:
+    """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal."""
+    refused = is_refusal(draft)
+    claims = claims_of(draft)
+    if refused and claims:
+        claims = claims[1:]
+    candidates = _candidates(retrieved)
+    if not claims or not candidates:
+        return Grounded(REFUSAL_TEXT, [], True)
+    vectors = embed([c.text for c in claims] + [c.sentence for c in candidates])
+    claim_vecs, cand_vecs = vectors[: len(claims)], vectors[len(claims) :]
+    known_numbers = {n.rstrip(".,") for r in retrieved for n in _NUMBER.findall(r.passage.text)}
+
+    citations: list[Citation] = []
+    pieces: list[str] = []
+    supported = 0
+    for claim, vec in zip(claims, claim_vecs, strict=True):
+        numbers = {n.rstrip(".,") for n in _NUMBER.findall(claim.text)}
+        if numbers - known_numbers:
+            continue  # a figure the document does not contain: never show it
+        scored = [
+            (support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)
+        ]
+        cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
+        best = max(cited_ok, default=(0.0, -1))
+        if best[0] < threshold:
+            best = max(scored)
+        if best[0] < threshold:
+            if _FRAMING.match(claim.text) and not numbers:
+                pieces.append(claim.text)  # "No." / "He doesn't." framing stays, uncited
+            continue
+        cand = candidates[best[1]]
+        passage = retrieved[cand.passage_index].passage
+        lines = locate(cand.sentence, passage, documents.get(passage.source))
+        if lines is None:
+            continue  # cannot be verified: never shown as if it were
+        citation = _cite(citations, passage, lines, cand.sentence)
+        pieces.append(_with_marker(claim.text, citation.n))
+        supported += 1
+    if not supported:
+        return Grounded(REFUSAL_TEXT, [], True)
+    text = " ".join(pieces)
+    if refused:
+        text = f"{REFUSAL_TEXT} {text}"
+    return Grounded(text, citations, refused)
+
+
+def _cite(citations: list[Citation], passage: Passage, lines: tuple[int, int], quote: str) -> Citation:
+    for c in citations:
+        if c.source == passage.source and c.quote == quote:
+            return c
+    citation = Citation(
+        n=len(citations) + 1,
+        source=passage.source,
+        line_start=lines[0],
+        line_end=lines[1],
+        role=passage.role,
+        section=passage.section,
+        quote=quote,
+    )
+    citations.append(citation)
+    return citation
+
+
+def _with_marker(sentence: str, n: int) -> str:
+    """Put `[n]` before the sentence's closing punctuation."""
+    match = re.search(r"[.!?…]+[\"”’)]*$", sentence)
+    if match:
+        return f"{sentence[: match.start()]} [{n}]{sentence[match.start():]}"
+    return f"{sentence} [{n}]"
+
+
+def verify(citation: Citation, document: Document) -> bool:
+    """Whether a citation's quote occurs verbatim in its lines (used by tests and the evaluator)."""
+    return citation.quote in document.text_of(citation.line_start, citation.line_end)

@@ -1,0 +1,149 @@
+"""The `assistant` command: a thin shell over `Assistant`; expected failures print one line, exit 1."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .answer import Answer
+from .errors import AssistantError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(func: F) -> F:
+    """Turn `AssistantError` into a one-line message and exit code 1 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AssistantError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _assistant(**overrides: Any) -> Any:
+    from .core import Assistant
+
+    return Assistant(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _print_answer(answer: Answer) -> None:
+    if answer.citations:
+        click.echo("\nSources:")
+        for c in answer.citations:
+            where = f", {c.section}" if c.section else ""
+            click.echo(f"  [{c.n}] {c.source} lines {c.lines} ({c.role}{where}): “{c.quote}”")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the assistant does.")
+def main(verbose: bool) -> None:
+    """Ask questions about the documents in seeds/ and get answers with line-level citations."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Rebuild from scratch even if the index is current.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_friendly
+def index(rebuild: bool, as_json: bool) -> None:
+    """Build or update the index from seeds/.
+
+    Example: assistant index --rebuild
+    """
+    report = _assistant().index(rebuild=rebuild, progress=None if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(f"Index {report.action}: {report.passages} passages from {report.documents} document(s).")
+    for name, why in report.skipped.items():
+        click.echo(f"Warning: skipped {name}: {why}", err=True)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
+@click.option("--source", "sources", multiple=True, help="Limit to this document (repeatable).")
+@click.option("--top-k", type=int, default=None, help="Passages given to the LLM.")
+@click.option("--llm", type=click.Choice(["local", "openai", "fake"]), default=None, help="LLM backend.")
+@_friendly
+def ask(question: str, as_json: bool, sources: tuple[str, ...], top_k: int | None, llm: str | None) -> None:
+    """Answer one question, streaming the text, then list the sources.
+
+    Example: assistant ask "why does the author think the split will backfire?" --json
+    """
+    assistant = _assistant(top_k=top_k, llm=llm)
+    answer: Answer | None = None
+    for item in assistant.stream(question, sources=list(sources) or None):
+        if isinstance(item, Answer):
+            answer = item
+        elif not as_json:
+            click.echo(item, nl=False)
+    assert answer is not None
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"\r\033[K{answer.answer}" if sys.stdout.isatty() else f"\n\n{answer.answer}")
+    _print_answer(answer)
+
+
+@main.command()
+@click.option("--llm", type=click.Choice(["local", "openai", "fake"]), default=None, help="LLM backend.")
+@_friendly
+def chat(llm: str | None) -> None:
+    """Chat in the terminal; follow-up questions keep the conversation. Empty line or Ctrl-D quits.
+
+    Example: assistant chat
+    """
+    assistant = _assistant(llm=llm)
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = click.prompt("\nYou", prompt_suffix="> ", default="", show_default=False)
+        except (EOFError, click.Abort):
+            break
+        if not question.strip():
+            break
+        try:
+            answer = None
+            for item in assistant.stream(question, history=history):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    click.echo(item, nl=False)
+        except AssistantError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        assert answer is not None
+        click.echo(f"\n\n{answer.answer}")
+        _print_answer(answer)
+        history.append((question, answer.answer))
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 7860).")
+@click.option("--llm", type=click.Choice(["local", "openai", "fake"]), default=None, help="LLM backend.")
+@_friendly
+def serve(host: str | None, port: int | None, llm: str | None) -> None:
+    """Start the chat window in the browser (local only by default; no share link).
+
+    Example: assistant serve --port 7860
+    """
+    from .ui import launch
+
+    launch(_assistant(llm=llm, host=host, port=port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""`Assistant`: the one entry object. Index, retrieve, prompt, generate, ground, in that order."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from operator import itemgetter
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from .answer import ROLE_LABEL, Answer, Retrieved
+from .cite import REFUSAL_TEXT, ground
+from .documents import Document
+from .errors import AssistantError, QuestionError
+from .index import IndexReport, all_passages, embedding_model, ensure_index, load_corpus, open_store
+from .llm import chat_model
+from .prompts import answer_prompt, load_prompt
+from .retrieve import HybridRetriever
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+History = Sequence[tuple[str, str]]
+_FOLLOW_UP = re.compile(
+    r"^(and|but|so|also|what about|how about|why|then)\b|\b(that|this|it|they|them|he|she|his|her|their|those|these|"
+    r"there|the same)\b",
+    re.IGNORECASE,
+)
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Normalise a question; reject empty or over-long ones with a message that says what to do."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = unicodedata.normalize("NFC", question)
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("The question is empty. Type a question about the document.")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"The question is {len(text):,} characters long; the limit is {max_chars:,} "
+            "(ASSISTANT_MAX_QUESTION_CHARS). Ask about one thing at a time."
+        )
+    return text
+
+
+class Assistant:
+    """Question answering over the documents in `seeds/`, with verified line-level citations.
+
+    `Assistant()` uses the defaults (seeds/, index/, the local LLM); pass `Settings(...)`, keyword overrides
+    (`Assistant(llm="fake", top_k=4)`) or a ready LangChain chat model (`Assistant(chat=FakeListChatModel(...))`).
+    Models and the index are loaded on first use, once, and shared by all threads.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, chat: BaseChatModel | None = None, **overrides: Any):
+        base = settings or Settings()
+        self.settings = base.model_copy(update=overrides) if overrides else base
+        self._chat = chat
+        self._lock = threading.RLock()
+        self._retriever: HybridRetriever | None = None
+        self._documents: dict[str, Document] = {}
+        self.last_index: IndexReport | None = None
+
+    # -- building blocks -------------------------------------------------------------------------------
+    def index(self, rebuild: bool = False, progress: Any = None) -> IndexReport:
+        """Build or update the index from seeds/ (a no-op when it is current)."""
+        with self._lock:
+            corpus = load_corpus(self.settings)
+            report = ensure_index(self.settings, rebuild=rebuild, progress=progress, corpus=corpus)
+            self._documents = {d.source: d for d in corpus.documents}
+            self._retriever = None
+            self.last_index = report
+            return report
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever (a LangChain `BaseRetriever`), building the index first if needed."""
+        with self._lock:
+            if self._retriever is None:
+                if self.last_index is None:
+                    self.index()
+                store = open_store(self.settings)
+                self._retriever = HybridRetriever(
+                    store=store,
+                    passages=all_passages(store),
+                    k=self.settings.top_k,
+                    candidates=self.settings.candidates,
+                )
+            return self._retriever
+
+    @property
+    def chat(self) -> BaseChatModel:
+        """The LangChain chat model in use."""
+        with self._lock:
+            if self._chat is None:
+                self._chat = chat_model(self.settings)
+            return self._chat
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        """Parsed documents by source path (for showing and verifying cited lines)."""
+        if not self._documents:
+            _ = self.retriever
+        return self._documents
+
+    def answer_chain(self) -> Runnable:
+        """prompt → LLM → text, over `{"question", "passages"}` (passages already formatted)."""
+        prompt: ChatPromptTemplate = answer_prompt(self.settings.prompts_dir)
+        return prompt | self.chat | StrOutputParser()
+
+    def chain(self) -> Runnable:
+        """The whole LCEL pipeline retrieve → prompt → LLM → parse, for composing in notebooks.
+
+        Input: a question string. Output: the draft answer text (ungrounded; use `ask` for citations).
+        """
+        retrieve = RunnableLambda(lambda q: self.retriever.search(q))
+        return (
+            {"question": RunnablePassthrough(), "retrieved": retrieve}
+            | RunnablePassthrough.assign(passages=lambda x: self.format_passages(x["retrieved"]))
+            | {"question": itemgetter("question"), "passages": itemgetter("passages")}
+            | self.answer_chain()
+        )
+
+    def format_passages(self, retrieved: Sequence[Retrieved]) -> str:
+        """Numbered passages for the prompt, each labelled with its voice, section and lines."""
+        template = load_prompt(self.settings.prompts_dir, "passage")
+        blocks = []
+        for n, r in enumerate(retrieved, start=1):
+            p = r.passage
+            where = f", section “{p.section}”" if p.section else ""
+            lines = f"{p.line_start}" if p.line_start == p.line_end else f"{p.line_start}-{p.line_end}"
+            blocks.append(
+                template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, lines=lines, text=p.text)
+            )
+        return "\n\n".join(blocks)
+
+    def _budget(self, retrieved: list[Retrieved]) -> list[Retrieved]:
+        """Keep passages in rank order within the prompt budget; say so when some do not fit."""
+        kept, used = [], 0
+        for r in retrieved:
+            if kept and used + len(r.passage.text) > self.settings.context_max_chars:
+                log.info("Prompt budget reached: %d of %d passages sent", len(kept), len(retrieved))
+                break
+            kept.append(r)
+            used += len(r.passage.text)
+        return kept
+
+    # -- follow-ups ------------------------------------------------------------------------------------
+    def standalone(self, question: str, history: History | None) -> str:
+        """Rewrite a follow-up into a question that stands alone; other questions pass unchanged."""
+        if not history or not _FOLLOW_UP.search(question):
+            return question
+        turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in list(history)[-3:])
+        prompt = load_prompt(self.settings.prompts_dir, "condense").format(history=turns, question=question)
+        try:
+            rewritten = str(self.chat.invoke(prompt).content).strip().strip('"').splitlines()[0].strip()
+        except (IndexError, AssistantError):
+            return question
+        if not rewritten or len(rewritten) > 3 * len(question) + 200:
+            return question
+        return rewritten
+
+    # -- answering -------------------------------------------------------------------------------------
+    def ask(
+        self, question: str, history: History | None = None, sources: Sequence[str] | None = None
+    ) -> Answer:
+        """Answer one question (optionally in a conversation, optionally limited to some files)."""
+        answer: Answer | None = None
+        for item in self.stream(question, history, sources):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, history: History | None = None, sources: Sequence[str] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is generated, then the complete, grounded `Answer`."""
+        started = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        standalone = self.standalone(question, history)
+        retriever = self.retriever
+        retrieved = self._budget(retriever.search(standalone, self.settings.top_k, sources))
+        timings = {"retrieve_s": time.perf_counter() - started}
+        best = max((r.dense for r in retrieved), default=0.0)
+        standalone_out = standalone if standalone != question else None
+        if best < self.settings.refuse_below:
+            timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
+            yield REFUSAL_TEXT
+            yield Answer(question, REFUSAL_TEXT, True, [], retrieved, timings, standalone_out)
+            return
+        draft = []
+        try:
+            for token in self.answer_chain().stream(
+                {"question": standalone, "passages": self.format_passages(retrieved)}
+            ):
+                if not draft:
+                    timings["first_token_s"] = time.perf_counter() - started
+                draft.append(token)
+                yield token
+        except AssistantError as exc:
+            timings["total_s"] = time.perf_counter() - started
+            yield Answer(question, f"The language model failed: {exc}", False, [], retrieved, timings,
+                         standalone_out, error=str(exc))
+            return
+        except Exception as exc:  # a server that is down or answers garbage: keep the passages visible
+            timings["total_s"] = time.perf_counter() - started
+            message = (
+                f"The language model backend ({self.settings.llm}) failed: {exc.__class__.__name__}: {exc}. "
+                "Check ASSISTANT_LLM / ASSISTANT_OPENAI_BASE_URL. The retrieved passages are listed below."
+            )
+            yield Answer(question, message, False, [], retrieved, timings, standalone_out, error=message)
+            return
+        timings.setdefault("first_token_s", time.perf_counter() - started)
+        grounded = ground(
+            "".join(draft),
+            retrieved,
+            self.documents,
+            embedding_model().embed_documents,
+            self.settings.support_threshold,
+        )
+        timings["total_s"] = time.perf_counter() - started
+        yield Answer(
+            question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out
+        )

@@ -1,0 +1,469 @@
+"""Documents → passages that remember their lines, their section and who is speaking.
+
+A document is read as paragraphs. Each paragraph gets a *role*:
+
+- ``editor``: an introductory note before the article's byline (``By Jane Doe, ...``);
+- ``author``: the byline, the title and the article body;
+- ``commenter``: reader comments appended after the article with no marker.
+
+The comment boundary is found by a change-point search over a per-paragraph "conversational register" score
+(first person, questions and exclamations, URLs, very short lines, words the article never used): the split
+that best separates a formal article from the chattier tail wins, if it clearly beats "no comments at all".
+A sidecar file ``<document>.segments.json`` overrides the detection, e.g.
+``{"editor": [1, 2], "author": [3, 37], "commenter": [38, 95]}`` (inclusive 1-based line ranges).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .errors import DocumentError
+
+Role = Literal["editor", "author", "commenter"]
+ROLES: tuple[Role, ...] = ("editor", "author", "commenter")
+CHUNKER_VERSION = 4
+SUPPORTED_SUFFIXES = (".txt", ".md")
+
+_BYLINE = re.compile(r"^(By|by|BY)\s+[A-Z][\w.\-’']+")
+_EDITOR_MARK = re.compile(r"^(editor[’']?s note|note from the editor)\b", re.IGNORECASE)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+_FIRST_PERSON = re.compile(r"\b(I|I[’']m|I[’']ve|I[’']d|me|my|mine)\b")
+_SECOND_PERSON = re.compile(r"\b(you|your|you[’']re)\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z’'\-]+")
+_STOP = frozenset(
+    "the a an and or but of to in on for with as at by from is are was were be been it its this that these "
+    "those their they them he she his her we our you your i me my not no so if than then there which who whom "
+    "what when where why how can could would should may might will just about into over more most also only "
+    "even very has have had do does did".split()
+)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A block of text with its inclusive 1-based line range in the source file."""
+
+    text: str
+    line_start: int
+    line_end: int
+    heading_level: int = 0  # >0 when the paragraph is a heading
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable piece of one document; never spans two roles or two sections."""
+
+    source: str
+    line_start: int
+    line_end: int
+    role: Role
+    section: str | None
+    text: str
+    title: str | None = None
+    id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            digest = hashlib.sha256(
+                f"{self.source}\n{self.line_start}\n{self.role}\n{self.section}\n{self.text}".encode()
+            ).hexdigest()
+            object.__setattr__(self, "id", digest[:32])
+
+    def metadata(self) -> dict[str, str | int]:
+        """Chroma-friendly metadata (no None values)."""
+        return {
+            "source": self.source,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "role": self.role,
+            "section": self.section or "",
+            "title": self.title or "",
+        }
+
+    @classmethod
+    def from_metadata(cls, text: str, meta: dict, id: str = "") -> Passage:
+        """Inverse of `metadata()`."""
+        return cls(
+            source=str(meta["source"]),
+            line_start=int(meta["line_start"]),
+            line_end=int(meta["line_end"]),
+            role=meta["role"],
+            section=meta.get("section") or None,
+            title=meta.get("title") or None,
+            text=text,
+            id=id,
+        )
+
+
+@dataclass
+class Document:
+    """A parsed source file: its lines, paragraphs with roles and sections, and its passages."""
+
+    source: str
+    path: Path
+    lines: list[str]
+    title: str | None
+    paragraphs: list[Paragraph]
+    roles: list[Role]
+    sections: list[str | None]
+    passages: list[Passage]
+
+    def text_of(self, line_start: int, line_end: int) -> str:
+        """The exact source text of an inclusive 1-based line range."""
+        return "\n".join(self.lines[line_start - 1 : line_end])
+
+
+def read_text(path: Path) -> str:
+    """Read a document as UTF-8, with an error that says what to do."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"Cannot read {path}: {exc.strerror or exc}. Check that it exists and is readable.")
+    if b"\x00" in data[:4096]:
+        raise DocumentError(f"{path} looks binary (NUL bytes); only text documents can be indexed.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8 to index it."
+        ) from None
+    return text
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as the file numbers them (1-based externally); `\\r` endings are dropped."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def paragraphs_of(lines: Sequence[str], markdown: bool = False) -> list[Paragraph]:
+    """Split lines into paragraphs.
+
+    Files whose non-empty lines are long (median > 120 chars) hold one paragraph per line (as the seed does);
+    hard-wrapped files hold paragraphs separated by blank lines. Markdown headings are always their own paragraph.
+    """
+    non_empty = [len(line) for line in lines if line.strip()]
+    one_per_line = bool(non_empty) and statistics.median(non_empty) > 120
+    out: list[Paragraph] = []
+    block: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        if block:
+            text = "\n".join(t for _, t in block)
+            out.append(Paragraph(text, block[0][0], block[-1][0]))
+            block.clear()
+
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            flush()
+            continue
+        heading = _MD_HEADING.match(line) if markdown else None
+        if heading:
+            flush()
+            out.append(Paragraph(line, number, number, heading_level=len(heading.group(1))))
+            continue
+        block.append((number, line))
+        if one_per_line:
+            flush()
+    flush()
+    return out
+
+
+def _looks_like_heading(paragraph: Paragraph, following: Paragraph | None) -> bool:
+    """A short, single-line, title-like paragraph followed by real prose."""
+    text = paragraph.text.strip()
+    if paragraph.line_start != paragraph.line_end or following is None:
+        return False
+    words = text.split()
+    if not (1 <= len(words) <= 12) or len(text) > 90 or text[-1] in ".,:;…" or "http" in text:
+        return False
+    if not (text[0].isupper() or text[0].isdigit()):
+        return False
+    return len(following.text) >= max(100, 2 * len(text))
+
+
+def _tokens(text: str) -> list[str]:
+    return [w.lower().strip("’'") for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 2]
+
+
+def _register(text: str, vocabulary: set[str]) -> float:
+    """How conversational a paragraph reads (0 = formal prose); see the module docstring."""
+    words = max(len(text.split()), 1)
+    score = min(20.0 * len(_FIRST_PERSON.findall(text)) / words, 2.0)
+    score += min(text.count("?") + text.count("!"), 3) / 3
+    score += 1.0 if re.search(r"https?://", text) else 0.0
+    score += 1.0 if len(text) < 60 else 0.0
+    score += 0.5 if _SECOND_PERSON.search(text) else 0.0
+    score += 0.5 if re.search(r"\b[A-Z]{4,}\b", text) else 0.0
+    score += 0.5 if text.startswith(">") else 0.0
+    tokens = _tokens(text)
+    if tokens:
+        score += sum(1 for t in tokens if t not in vocabulary) / len(tokens)
+    return score
+
+
+def comment_start(paragraphs: Sequence[Paragraph], first: int, min_article: int = 4) -> int | None:
+    """Index of the first comment paragraph in `paragraphs[first:]`, or None when there is no comment tail.
+
+    Two-segment change point on the register score: the article segment and the comment segment each get
+    their own mean; the split with the least squared error wins if it beats "no split" by a clear margin
+    and the tail is the chattier side.
+    """
+    body = [i for i in range(first, len(paragraphs)) if not paragraphs[i].heading_level]
+    if len(body) < min_article + 2:
+        return None
+    head = body[: max(min_article, len(body) // 3)]
+    vocabulary: set[str] = set()
+    for i in head:
+        vocabulary.update(_tokens(paragraphs[i].text))
+    scores = [_register(paragraphs[i].text, vocabulary) for i in body]
+    total_sse = _sse(scores)
+    best: tuple[float, int] | None = None
+    for cut in range(min_article, len(scores) - 1):
+        left, right = scores[:cut], scores[cut:]
+        if statistics.fmean(right) <= statistics.fmean(left):
+            continue
+        sse = _sse(left) + _sse(right)
+        if best is None or sse < best[0]:
+            best = (sse, cut)
+    if best is None:
+        return None
+    sse, cut = best
+    # Accept only a split that explains a good share of the variance (a BIC-like margin).
+    if total_sse - sse < max(0.15 * total_sse, 2.0):
+        return None
+    return body[cut]
+
+
+def _sse(values: Sequence[float]) -> float:
+    mean = statistics.fmean(values)
+    return sum((v - mean) ** 2 for v in values)
+
+
+def _load_sidecar(path: Path, n_lines: int) -> dict[Role, list[tuple[int, int]]] | None:
+    sidecar = path.with_name(path.name + ".segments.json")
+    if not sidecar.exists():
+        return None
+    try:
+        raw = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DocumentError(f"{sidecar} is not valid JSON ({exc}); fix or delete it.") from None
+    spans: dict[Role, list[tuple[int, int]]] = {}
+    for role, ranges in raw.items():
+        if role not in ROLES:
+            raise DocumentError(f"{sidecar}: unknown role {role!r}; use one of {', '.join(ROLES)}.")
+        if ranges and isinstance(ranges[0], int):
+            ranges = [ranges]
+        for start, end in ranges:
+            if not (1 <= start <= end <= n_lines):
+                raise DocumentError(f"{sidecar}: range {start}-{end} is outside lines 1-{n_lines}.")
+            spans.setdefault(role, []).append((int(start), int(end)))
+    return spans
+
+
+def assign_roles(
+    paragraphs: Sequence[Paragraph], sidecar: dict[Role, list[tuple[int, int]]] | None = None
+) -> tuple[list[Role], int | None]:
+    """Role of every paragraph, and the index of the title paragraph (if any)."""
+    if sidecar is not None:
+        roles: list[Role] = []
+        for p in paragraphs:
+            role: Role = "author"
+            for name, ranges in sidecar.items():
+                if any(a <= p.line_start <= b for a, b in ranges):
+                    role = name
+            roles.append(role)
+        return roles, None
+    byline = next(
+        (i for i, p in enumerate(paragraphs[: max(8, len(paragraphs) // 5)]) if _BYLINE.match(p.text)), None
+    )
+    roles = ["author"] * len(paragraphs)
+    start = 0
+    if byline is not None:
+        for i in range(byline):
+            roles[i] = "editor"
+        start = byline + 1
+    elif paragraphs and _EDITOR_MARK.match(paragraphs[0].text):
+        roles[0] = "editor"
+        start = 1
+    title = None
+    if byline is not None and start < len(paragraphs):
+        nxt = paragraphs[start + 1] if start + 1 < len(paragraphs) else None
+        if paragraphs[start].heading_level or _looks_like_heading(paragraphs[start], nxt):
+            title = start
+            start += 1
+    cut = comment_start(paragraphs, start)
+    if cut is not None:
+        for i in range(cut, len(paragraphs)):
+            roles[i] = "commenter"
+    return list(roles), title
+
+
+_ABBREVIATION = re.compile(
+    r"(\b(?:[A-Z]\.){1,3}|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sen|Rep|Gen|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
+    r"|vs|etc|e\.g|i\.e|No|Inc|Ltd|Jr|Sr)\.)$"
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of `text` (abbreviations like "U.S." do not end one)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start()
+        if _ABBREVIATION.search(text[start:end]):
+            continue
+        spans.append((start, end))
+        start = match.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph, each an exact substring of it."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def _pieces(paragraph: Paragraph, max_chars: int) -> Iterable[str]:
+    """A paragraph, or runs of its sentences of at most `max_chars`, each an exact slice of it."""
+    text = paragraph.text
+    if len(text) <= max_chars:
+        yield text
+        return
+    first: tuple[int, int] | None = None
+    last = 0
+    for a, b in sentence_spans(text):
+        if first is not None and b - first[0] > max_chars:
+            yield text[first[0] : last]
+            first = None
+        if first is None:
+            first = (a, b)
+        last = b
+    if first is not None:
+        yield text[first[0] : last]
+
+
+def chunk(
+    source: str,
+    paragraphs: Sequence[Paragraph],
+    roles: Sequence[Role],
+    sections: Sequence[str | None],
+    title: str | None,
+    min_chars: int = 200,
+    max_chars: int = 700,
+) -> list[Passage]:
+    """Group paragraphs into passages: short ones merge forward, long ones split at sentences.
+
+    A heading opens its section's first passage so that section names are retrievable too.
+    """
+    passages: list[Passage] = []
+    buffer: list[tuple[Paragraph, str]] = []
+
+    def flush() -> None:
+        if not buffer:
+            return
+        first, last = buffer[0][0], buffer[-1][0]
+        i = paragraphs.index(first)
+        passages.append(
+            Passage(
+                source=source,
+                line_start=first.line_start,
+                line_end=last.line_end,
+                role=roles[i],
+                section=sections[i],
+                title=title,
+                text="\n".join(text for _, text in buffer),
+            )
+        )
+        buffer.clear()
+
+    for i, paragraph in enumerate(paragraphs):
+        if buffer:
+            j = paragraphs.index(buffer[0][0])
+            if roles[j] != roles[i] or sections[j] != sections[i]:
+                flush()
+        pieces = list(_pieces(paragraph, max_chars))
+        if len(pieces) > 1:
+            flush()
+            for piece in pieces:
+                buffer.append((paragraph, piece))
+                flush()
+            continue
+        size = sum(len(t) + 1 for _, t in buffer)
+        if buffer and size + len(paragraph.text) > max_chars:
+            flush()
+        buffer.append((paragraph, paragraph.text))
+        if not paragraph.heading_level and sum(len(t) + 1 for _, t in buffer) >= min_chars:
+            flush()
+    flush()
+    return passages
+
+
+def load_document(path: Path, root: Path, min_chars: int = 200, max_chars: int = 700) -> Document:
+    """Parse one file under `root` into a `Document` with roles, sections and passages."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{path.name}: unsupported file type {path.suffix!r}.")
+    text = read_text(path)
+    lines = split_lines(text)
+    if not any(line.strip() for line in lines):
+        raise DocumentError(f"{path} is empty; add text to it or remove it from the seeds folder.")
+    markdown = path.suffix.lower() == ".md"
+    paragraphs = paragraphs_of(lines, markdown=markdown)
+    roles, title_index = assign_roles(paragraphs, _load_sidecar(path, len(lines)))
+    marked = list(paragraphs)
+    for i, p in enumerate(paragraphs):
+        if (
+            roles[i] == "author"
+            and i != title_index
+            and not p.heading_level
+            and _looks_like_heading(p, paragraphs[i + 1] if i + 1 < len(paragraphs) else None)
+        ):
+            marked[i] = Paragraph(p.text, p.line_start, p.line_end, heading_level=2)
+    paragraphs = marked
+    title = paragraphs[title_index].text.strip() if title_index is not None else None
+    if title is None and markdown:
+        title = next((_MD_HEADING.match(p.text).group(2) for p in paragraphs if p.heading_level == 1), None)  # type: ignore[union-attr]
+    sections: list[str | None] = []
+    current: str | None = None
+    for i, p in enumerate(paragraphs):
+        if roles[i] != "author":
+            sections.append(None)
+            continue
+        if p.heading_level and i != title_index:
+            heading = _MD_HEADING.match(p.text) if markdown else None
+            current = heading.group(2) if heading else p.text.strip()
+        sections.append(current if i != title_index else None)
+    source = (Path(root.name) / path.relative_to(root)).as_posix()
+    passages = chunk(source, paragraphs, roles, sections, title, min_chars, max_chars)
+    return Document(source, path, lines, title, paragraphs, list(roles), sections, passages)
+
+
+def discover(seeds_dir: Path) -> list[Path]:
+    """Supported files under `seeds_dir`, recursively, in a stable order; symlinks out of the folder skipped."""
+    if not seeds_dir.is_dir():
+        return []
+    root = seeds_dir.resolve()
+    found = []
+    for path in sorted(seeds_dir.rglob("*")):
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.startswith("."):
+            if root not in path.resolve().parents:
+                continue
+            found.append(path)
+    return found

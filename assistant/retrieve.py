@@ -1,0 +1,162 @@
+"""Hybrid retrieval: dense (MiniLM in Chroma) + lexical (BM25), fused by reciprocal rank, steered by voice.
+
+A question that names a voice ("what do the commenters say", "does the article claim", "the editor's note")
+gives passages of that role a boost; it never hides the others, because "does the article say X?" is often
+answered by showing that a commenter said X.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, PrivateAttr
+from rank_bm25 import BM25Okapi
+
+from .answer import Retrieved
+from .documents import Passage, Role
+
+RRF_K = 60
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_STOP = frozenset(
+    "a an and are as at be but by did do does for from had has have he her his how i if in into is it its "
+    "me my no not of on or our she so than that the their them then there these they this those to was "
+    "we were what when where which who whom why will with would you your about also any can could should "
+    "according say says said think thinks".split()
+)
+_VOICE_PATTERNS: dict[Role, re.Pattern[str]] = {
+    "commenter": re.compile(r"\b(comment\w*|readers?|repl(y|ies)|thread|discussion below)\b", re.I),
+    "editor": re.compile(r"\b(editor\w*|intro\w*|preface|head ?note|foreword)\b", re.I),
+    "author": re.compile(r"\b(author\w*|article|writer|essay|op-?ed|the piece)\b", re.I),
+}
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word stems for BM25 (plural and -ing/-ed endings folded)."""
+    out = []
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        if word in _STOP:
+            continue
+        word = word.split("'")[0]
+        for suffix in ("ing", "ed", "es", "s"):
+            if len(word) > len(suffix) + 3 and word.endswith(suffix):
+                word = word[: -len(suffix)]
+                break
+        out.append(word)
+    return out
+
+
+def voices_named(question: str, names: dict[Role, set[str]] | None = None) -> set[Role]:
+    """The roles a question asks about, from generic words and the names the documents give each voice."""
+    found = {role for role, pattern in _VOICE_PATTERNS.items() if pattern.search(question)}
+    words = set(re.findall(r"[a-z]+", question.lower()))
+    for role, role_names in (names or {}).items():
+        if words & role_names:
+            found.add(role)
+    return found
+
+
+def voice_names(passages: Sequence[Passage]) -> dict[Role, set[str]]:
+    """Names of the voices, read from the documents: the byline's name and the editor's "X here." opener."""
+    names: dict[Role, set[str]] = {"author": set(), "editor": set()}
+    for p in passages:
+        if p.role == "author" and (m := re.match(r"^By\s+([A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){0,3})", p.text)):
+            names["author"].update(w.lower() for w in m.group(1).split())
+        if p.role == "editor" and (m := re.match(r"^([A-Z][a-z]+) here\b", p.text)):
+            names["editor"].add(m.group(1).lower())
+    return names
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 retrieval over one Chroma store, as a LangChain retriever for notebook users."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    passages: list[Passage]
+    k: int = 6
+    candidates: int = 20
+    _bm25: BM25Okapi | None = PrivateAttr(default=None)
+    _names: dict[Role, set[str]] = PrivateAttr(default_factory=dict)
+    _by_id: dict[str, Passage] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any) -> None:
+        self._bm25 = BM25Okapi([tokenize(p.text) for p in self.passages]) if self.passages else None
+        self._names = voice_names(self.passages)
+        self._by_id = {p.id: p for p in self.passages}
+
+    def search(
+        self, question: str, k: int | None = None, sources: Sequence[str] | None = None
+    ) -> list[Retrieved]:
+        """The `k` best passages for `question`, best first, optionally limited to some source files."""
+        k = k or self.k
+        allowed = set(sources) if sources else None
+        dense = self._dense(question, allowed)
+        lexical = self._lexical(question, allowed)
+        voices = voices_named(question, self._names)
+        fused: dict[str, float] = {}
+        for ranking in (list(dense), lexical):
+            for rank, pid in enumerate(ranking):
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if voices:
+            for pid in fused:
+                if self._by_id[pid].role in voices:
+                    fused[pid] += 1.0 / (RRF_K + 1)
+        order = sorted(fused, key=lambda pid: fused[pid], reverse=True)[:k]
+        return [Retrieved(self._by_id[pid], fused[pid], dense.get(pid, 0.0)) for pid in order]
+
+    def best_dense(self, question: str) -> float:
+        """The highest dense relevance of any passage (0..1), a cheap "is this in the document?" signal."""
+        scores = self._dense(question, None)
+        return max(scores.values(), default=0.0)
+
+    def _dense(self, question: str, allowed: set[str] | None) -> dict[str, float]:
+        vector = _embed_query(self.store.embeddings, question)
+        flt = {"source": {"$in": sorted(allowed)}} if allowed else None
+        n = min(self.candidates, len(self.passages)) or 1
+        # With the collection in cosine space, Chroma's "score" here is the cosine distance.
+        hits = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=n, filter=flt)
+        return {doc.id: 1.0 - float(dist) for doc, dist in hits if doc.id in self._by_id}
+
+    def _lexical(self, question: str, allowed: set[str] | None) -> list[str]:
+        if self._bm25 is None:
+            return []
+        terms = tokenize(question)
+        if not terms:
+            return []
+        scores = self._bm25.get_scores(terms)
+        ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+        out = []
+        for i in ranked:
+            if scores[i] <= 0 or len(out) >= self.candidates:
+                break
+            if allowed is None or self.passages[i].source in allowed:
+                out.append(self.passages[i].id)
+        return out
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LCDocument]:
+        return [
+            LCDocument(page_content=r.passage.text, metadata={**r.passage.metadata(), "score": r.score})
+            for r in self.search(query)
+        ]
+
+
+@lru_cache(maxsize=512)
+def _cached(embeddings_id: int, question: str) -> tuple[float, ...]:
+    return tuple(_EMBEDDERS[embeddings_id].embed_query(question))
+
+
+_EMBEDDERS: dict[int, Any] = {}
+
+
+def _embed_query(embeddings: Any, question: str) -> list[float]:
+    """Query embeddings are cached: a follow-up or a repeated eval question costs no model call."""
+    _EMBEDDERS[id(embeddings)] = embeddings
+    return list(_cached(id(embeddings), question))

@@ -1,0 +1,87 @@
+"""One settings object for the whole assistant, read from `ASSISTANT_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_dir(name: str) -> Path:
+    """Prefer ./NAME in the working directory; fall back to the project checkout's NAME.
+
+    Why: `Assistant()` should work from a notebook in examples/ as well as from the repo root.
+    """
+    here = Path.cwd() / name
+    return here if here.exists() else PROJECT_ROOT / name
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant; override per call with `Settings(field=...)` or `ASSISTANT_FIELD=...`."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Documents to index.")
+    index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Persisted Chroma store.")
+    prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates (*.md).")
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "doc-assistant",
+        description="Where the assembled GGUF model file is kept.",
+    )
+    collection: str = Field(default="passages", description="Chroma collection name.")
+    chroma_url: str | None = Field(
+        default=None, description="http://host:port of a Chroma server; unset means the embedded store."
+    )
+
+    llm: Literal["local", "openai", "fake"] = Field(default="local", description="LLM backend.")
+    local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
+        default="qwen2.5-coder-1.5b", description="Which packaged GGUF model the local backend loads."
+    )
+    model_path: Path | None = Field(default=None, description="Explicit GGUF file for the local backend.")
+    openai_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama)."
+    )
+    openai_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
+    openai_model: str = Field(default="default", description="Model name to request from the server.")
+    llm_timeout_s: float = Field(default=120.0, description="Timeout for one LLM request.")
+    n_threads: int = Field(default=2, description="CPU threads for the local LLM.")
+    n_ctx: int = Field(default=4096, description="Context window of the local LLM, in tokens.")
+    max_tokens: int = Field(default=256, description="Most tokens the LLM may generate for one answer.")
+    temperature: float = Field(default=0.0, description="Sampling temperature (0 = deterministic).")
+
+    top_k: int = Field(default=6, ge=1, le=50, description="Passages given to the LLM.")
+    candidates: int = Field(default=20, ge=1, description="Candidates per retriever before fusion.")
+    chunk_min_chars: int = Field(default=200, description="Short paragraphs are merged up to this size.")
+    chunk_max_chars: int = Field(default=700, description="Longer paragraphs are split at sentences.")
+    context_max_chars: int = Field(
+        default=4000, description="Budget for passage text in the prompt; passages beyond it are not sent."
+    )
+    max_question_chars: int = Field(default=2000, description="Longest question accepted.")
+    refuse_below: float = Field(
+        default=0.25, description="Refuse without asking the LLM when the best dense relevance is below this."
+    )
+    support_threshold: float = Field(
+        default=0.45, description="Least similarity between an answer sentence and its quote to count as cited."
+    )
+
+    host: str = Field(default="127.0.0.1", description="Where the chat UI listens.")
+    port: int = Field(default=7860, description="Port of the chat UI.")
+    auth: str | None = Field(default=None, description="user:pass to protect the chat UI.")
+    feedback_file: Path = Field(
+        default_factory=lambda: _default_dir("feedback") / "feedback.jsonl",
+        description="Where thumbs up/down are appended.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.llm == "openai" and not self.openai_base_url:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                "ASSISTANT_LLM=openai needs ASSISTANT_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1)."
+            )
+        return self

@@ -1,0 +1,108 @@
+"""Grounding: markers, verified quotes, repaired citations, dropped claims and refusal — with a toy embedder."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from assistant.answer import Citation, Retrieved
+from assistant.cite import REFUSAL_TEXT, claims_of, ground, is_refusal, locate, verify
+from assistant.documents import Document, Paragraph, Passage
+
+LINES = [
+    "The editor says the talks ended without a statement.",
+    "The author argues the plan will backfire. Russia depends on China for trade worth US$237 billion.",
+    "A reader jokes that the plan is a secret.",
+]
+
+
+def _doc() -> Document:
+    paragraphs = [Paragraph(t, i + 1, i + 1) for i, t in enumerate(LINES)]
+    roles = ["editor", "author", "commenter"]
+    passages = [
+        Passage("seeds/d.txt", i + 1, i + 1, r, None, t) for i, (t, r) in enumerate(zip(LINES, roles, strict=True))
+    ]
+    return Document("seeds/d.txt", None, LINES, None, paragraphs, roles, [None] * 3, passages)  # type: ignore[arg-type]
+
+
+def _embed(texts: list[str]) -> list[list[float]]:
+    """Bag-of-words vectors: enough to make lexical support measurable in tests."""
+    vocab = sorted({w for t in LINES for w in re.findall(r"[a-z]+", t.lower())})
+    out = []
+    for t in texts:
+        words = re.findall(r"[a-z]+", t.lower())
+        v = [float(words.count(w)) for w in vocab] + [0.001]
+        n = math.sqrt(sum(x * x for x in v))
+        out.append([x / n for x in v])
+    return out
+
+
+def _retrieved(doc: Document) -> list[Retrieved]:
+    return [Retrieved(p, 1.0 - i / 10, 0.9) for i, p in enumerate(doc.passages)]
+
+
+def test_claims_take_markers_and_leading_markers_join_previous_sentence() -> None:
+    claims = claims_of("The plan will backfire [2]. [3] A reader jokes about it [3, 1].")
+    assert [c.markers for c in claims] == [(2, 3), (3, 1)]
+    assert claims[0].text == "The plan will backfire."
+
+
+def test_correct_marker_gives_verified_quote_and_exact_lines() -> None:
+    doc = _doc()
+    g = ground("The author argues the plan will backfire [2].", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert not g.refused
+    assert g.citations[0].quote == "The author argues the plan will backfire."
+    assert (g.citations[0].line_start, g.citations[0].line_end) == (2, 2)
+    assert g.citations[0].role == "author"
+    assert verify(g.citations[0], doc)
+    assert g.text == "The author argues the plan will backfire [1]."
+
+
+def test_wrong_marker_is_repaired_to_the_supporting_passage() -> None:
+    doc = _doc()
+    g = ground("A reader jokes that the plan is a secret [1].", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert g.citations[0].line_start == 3 and g.citations[0].role == "commenter"
+
+
+def test_unmarked_supported_sentence_gets_a_citation() -> None:
+    doc = _doc()
+    g = ground("The editor says the talks ended without a statement.", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert g.text.endswith("[1].") and g.citations[0].role == "editor"
+
+
+def test_unsupported_sentences_are_dropped_and_figures_not_in_the_document_never_shown() -> None:
+    doc = _doc()
+    draft = "The author argues the plan will backfire [2]. Trade grew by 25% in 2024 [2]. Bananas are yellow."
+    g = ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert "25%" not in g.text and "Bananas" not in g.text
+    assert len(g.citations) == 1
+
+
+def test_model_refusal_and_nothing_supported_both_refuse() -> None:
+    doc = _doc()
+    assert ground("I don't know.", _retrieved(doc), {doc.source: doc}, _embed, 0.45).refused
+    g = ground("Paris is the capital of France.", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert g.refused and g.text == REFUSAL_TEXT and g.citations == []
+
+
+def test_refusal_keeps_supported_context() -> None:
+    doc = _doc()
+    g = ground(
+        "The document does not say what was agreed. The editor says the talks ended without a statement [1].",
+        _retrieved(doc), {doc.source: doc}, _embed, 0.45,
+    )
+    assert g.refused and g.text.startswith(REFUSAL_TEXT) and g.citations
+
+
+def test_is_refusal_variants() -> None:
+    assert is_refusal("I don't know.") and is_refusal("The passages do not mention a rate.")
+    assert not is_refusal("The author knows the answer [1].")
+
+
+def test_locate_narrowest_lines_and_rejects_missing_quote() -> None:
+    doc = _doc()
+    wide = Passage("seeds/d.txt", 1, 3, "author", None, "\n".join(LINES))
+    assert locate("A reader jokes that the plan is a secret.", wide, doc) == (3, 3)
+    assert locate("Not in the document.", wide, doc) is None
+    fake = Citation(1, "seeds/d.txt", 1, 1, "editor", None, "A reader jokes")
+    assert not verify(fake, doc)
