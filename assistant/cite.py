@@ -124,6 +124,7 @@ def ground(
     documents: dict[str, Document],
     embed: Callable[[list[str]], list[list[float]]],
     threshold: float,
+    question: str = "",
 ) -> Grounded:
     """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal."""
     refused = is_refusal(draft)
@@ -131,8 +132,12 @@ def ground(
     if refused and claims:
         claims = claims[1:]
     candidates = _candidates(retrieved)
-    if not claims or not candidates:
+    if not candidates:
         return Grounded(REFUSAL_TEXT, [], True)
+    if not claims:
+        if refused or not _markers(draft) or not question:
+            return Grounded(REFUSAL_TEXT, [], True)
+        return _extractive(question, _markers(draft), retrieved, candidates, documents, embed)
     vectors = embed([c.text for c in claims] + [c.sentence for c in candidates])
     claim_vecs, cand_vecs = vectors[: len(claims)], vectors[len(claims) :]
     known_numbers = {n.rstrip(".,") for r in retrieved for n in _NUMBER.findall(r.passage.text)}
@@ -144,9 +149,7 @@ def ground(
         numbers = {n.rstrip(".,") for n in _NUMBER.findall(claim.text)}
         if numbers - known_numbers:
             continue  # a figure the document does not contain: never show it
-        scored = [
-            (support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)
-        ]
+        scored = [(support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)]
         cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
         best = max(cited_ok, default=(0.0, -1))
         if best[0] < threshold:
@@ -161,7 +164,7 @@ def ground(
         if lines is None:
             continue  # cannot be verified: never shown as if it were
         citation = _cite(citations, passage, lines, cand.sentence)
-        pieces.append(_with_marker(claim.text, citation.n))
+        pieces.append(_with_marker(attribute(claim.text, passage.role), citation.n))
         supported += 1
     if not supported:
         return Grounded(REFUSAL_TEXT, [], True)
@@ -169,6 +172,62 @@ def ground(
     if refused:
         text = f"{REFUSAL_TEXT} {text}"
     return Grounded(text, citations, refused)
+
+
+def _extractive(
+    question: str,
+    markers: tuple[int, ...],
+    retrieved: Sequence[Retrieved],
+    candidates: list[_Candidate],
+    documents: dict[str, Document],
+    embed: Callable[[list[str]], list[list[float]]],
+) -> Grounded:
+    """When the model only points at a passage ("[1]"), quote that passage's sentence closest to the question."""
+    pool = [c for c in candidates if c.passage_index + 1 in markers] or candidates
+    vectors = embed([question] + [c.sentence for c in pool])
+    best = max(range(len(pool)), key=lambda j: _cosine(vectors[0], vectors[j + 1]))
+    if _cosine(vectors[0], vectors[best + 1]) < 0.45:
+        return Grounded(REFUSAL_TEXT, [], True)
+    cand = pool[best]
+    passage = retrieved[cand.passage_index].passage
+    lines = locate(cand.sentence, passage, documents.get(passage.source))
+    if lines is None:
+        return Grounded(REFUSAL_TEXT, [], True)
+    citations: list[Citation] = []
+    citation = _cite(citations, passage, lines, cand.sentence)
+    voice = _VOICE_SUBJECT[passage.role].capitalize()
+    return Grounded(f"{voice} writes: “{cand.sentence}” [{citation.n}]", citations, False)
+
+
+_VOICE_SUBJECT = {"author": "the author", "editor": "the editor", "commenter": "a commenter"}
+_VOICE_PHRASE = re.compile(
+    r"^(?P<lead>according to |in |as )?(?P<voice>the article['’]s author|the article author|the author|"
+    r"the article|the editor['’]s note|the editor|the introduction|the commenters?|an? (?:reader|commenter)|"
+    r"one (?:reader|commenter)|readers|commenters)\b",
+    re.IGNORECASE,
+)
+_PHRASE_ROLE = {"author": "author", "article": "author", "editor": "editor", "introduction": "editor"}
+
+
+def attribute(claim: str, role: str) -> str:
+    """Correct the voice a sentence opens with ("The author says…") to the voice of the passage it cites."""
+    match = _VOICE_PHRASE.match(claim)
+    if not match:
+        return claim
+    phrase = match.group("voice").lower()
+    said = next((r for key, r in _PHRASE_ROLE.items() if key in phrase), "commenter")
+    if said == role:
+        return claim
+    replacement = _VOICE_SUBJECT[role]
+    lead = match.group("lead") or ""
+    if lead:
+        replacement = {"author": "the author", "editor": "the editor's note", "commenter": "a commenter"}[
+            role
+        ]
+    start = match.start("voice")
+    if start == 0:
+        replacement = replacement[0].upper() + replacement[1:]
+    return claim[:start] + replacement + claim[match.end("voice") :]
 
 
 def _cite(citations: list[Citation], passage: Passage, lines: tuple[int, int], quote: str) -> Citation:
@@ -192,7 +251,7 @@ def _with_marker(sentence: str, n: int) -> str:
     """Put `[n]` before the sentence's closing punctuation."""
     match = re.search(r"[.!?…]+[\"”’)]*$", sentence)
     if match:
-        return f"{sentence[: match.start()]} [{n}]{sentence[match.start():]}"
+        return f"{sentence[: match.start()]} [{n}]{sentence[match.start() :]}"
     return f"{sentence} [{n}]"
 
 

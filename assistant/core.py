@@ -17,13 +17,14 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from .answer import ROLE_LABEL, Answer, Retrieved
-from .cite import REFUSAL_TEXT, ground
+from .cite import REFUSAL_TEXT, Grounded, ground, is_refusal
 from .documents import Document
 from .errors import AssistantError, QuestionError
 from .index import IndexReport, all_passages, embedding_model, ensure_index, load_corpus, open_store
 from .llm import chat_model
+from .overview import Overview, kind_of, outline
 from .prompts import answer_prompt, load_prompt
-from .retrieve import HybridRetriever
+from .retrieve import HybridRetriever, voices_named
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,16 @@ class Assistant:
     Models and the index are loaded on first use, once, and shared by all threads.
     """
 
-    def __init__(self, settings: Settings | None = None, *, chat: BaseChatModel | None = None, **overrides: Any):
+    def __init__(
+        self, settings: Settings | None = None, *, chat: BaseChatModel | None = None, **overrides: Any
+    ):
         base = settings or Settings()
         self.settings = base.model_copy(update=overrides) if overrides else base
         self._chat = chat
         self._lock = threading.RLock()
         self._retriever: HybridRetriever | None = None
         self._documents: dict[str, Document] = {}
+        self._overview: Overview | None = None
         self.last_index: IndexReport | None = None
 
     # -- building blocks -------------------------------------------------------------------------------
@@ -78,6 +82,7 @@ class Assistant:
             report = ensure_index(self.settings, rebuild=rebuild, progress=progress, corpus=corpus)
             self._documents = {d.source: d for d in corpus.documents}
             self._retriever = None
+            self._overview = None
             self.last_index = report
             return report
 
@@ -96,6 +101,28 @@ class Assistant:
                     candidates=self.settings.candidates,
                 )
             return self._retriever
+
+    @property
+    def overview(self) -> Overview:
+        """Representative passages per voice, for whole-document questions (built once per index)."""
+        with self._lock:
+            if self._overview is None:
+                retriever = self.retriever
+                got = retriever.store.get(include=["embeddings"])
+                vectors = {i: list(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+                self._overview = Overview(retriever.passages, vectors)
+            return self._overview
+
+    def _select(self, question: str, sources: Sequence[str] | None) -> list[Retrieved]:
+        """Top-k passages, or for a summary question a representative selection of the voice(s) asked about."""
+        retriever = self.retriever
+        if kind_of(question) == "summary":
+            voices = sorted(voices_named(question, retriever.voice_names)) or ["author"]
+            per_voice = max(2, (self.settings.top_k + 2) // len(voices))
+            picked = [r for v in voices for r in self.overview.as_retrieved(v, per_voice, sources)]  # type: ignore[arg-type]
+            if picked:
+                return picked
+        return retriever.search(question, self.settings.top_k, sources)
 
     @property
     def chat(self) -> BaseChatModel:
@@ -137,9 +164,8 @@ class Assistant:
         for n, r in enumerate(retrieved, start=1):
             p = r.passage
             where = f", section “{p.section}”" if p.section else ""
-            lines = f"{p.line_start}" if p.line_start == p.line_end else f"{p.line_start}-{p.line_end}"
             blocks.append(
-                template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, lines=lines, text=p.text)
+                template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, text=p.text)
             )
         return "\n\n".join(blocks)
 
@@ -165,9 +191,30 @@ class Assistant:
             rewritten = str(self.chat.invoke(prompt).content).strip().strip('"').splitlines()[0].strip()
         except (IndexError, AssistantError):
             return question
-        if not rewritten or len(rewritten) > 3 * len(question) + 200:
+        if not rewritten or is_refusal(rewritten) or len(rewritten) > 3 * len(question) + 200:
             return question
         return rewritten
+
+    def confirms(self, question: str, grounded: Grounded) -> bool:
+        """A short YES/NO pass: is the grounded answer supported by the lines it cites? Only a NO rejects.
+
+        Why: a small model answers an unanswerable question with a related, citable sentence ("they agreed
+        on…" quoting the editor's background note); asked plainly, it recognises the mismatch. On the dev set
+        this wording caught those while passing answers that quoting alone (a bare list of quotes) rejected.
+        """
+        sources = "\n".join(
+            f"- {self.documents[c.source].text_of(c.line_start, c.line_end) if c.source in self.documents else c.quote}"
+            for c in grounded.citations
+        )
+        prompt = load_prompt(self.settings.prompts_dir, "verify").format(
+            question=question, answer=grounded.text, sources=sources
+        )
+        try:
+            verdict = str(self.chat.bind(max_tokens=3).invoke(prompt).content).strip().upper()
+        except Exception as exc:  # a failing check must not hide a grounded answer
+            log.warning("Answer check failed: %s", exc)
+            return True
+        return not verdict.startswith("NO")
 
     # -- answering -------------------------------------------------------------------------------------
     def ask(
@@ -188,12 +235,22 @@ class Assistant:
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         standalone = self.standalone(question, history)
-        retriever = self.retriever
-        retrieved = self._budget(retriever.search(standalone, self.settings.top_k, sources))
+        standalone_out = standalone if standalone != question else None
+        if kind_of(standalone) == "outline":
+            text, citations = outline(self.retriever.passages, sources)
+            if citations:
+                timings = {"retrieve_s": time.perf_counter() - started}
+                timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
+                yield text
+                yield Answer(question, text, False, citations, [], timings, standalone_out)
+                return
+        retrieved = self._budget(self._select(standalone, sources))
         timings = {"retrieve_s": time.perf_counter() - started}
         best = max((r.dense for r in retrieved), default=0.0)
-        standalone_out = standalone if standalone != question else None
-        if best < self.settings.refuse_below:
+        if (
+            best < self.settings.refuse_below
+            and self.retriever.best_lexical(standalone) < self.settings.lexical_floor
+        ):
             timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
             yield REFUSAL_TEXT
             yield Answer(question, REFUSAL_TEXT, True, [], retrieved, timings, standalone_out)
@@ -209,13 +266,21 @@ class Assistant:
                 yield token
         except AssistantError as exc:
             timings["total_s"] = time.perf_counter() - started
-            yield Answer(question, f"The language model failed: {exc}", False, [], retrieved, timings,
-                         standalone_out, error=str(exc))
+            yield Answer(
+                question,
+                f"The language model failed: {exc}",
+                False,
+                [],
+                retrieved,
+                timings,
+                standalone_out,
+                error=str(exc),
+            )
             return
         except Exception as exc:  # a server that is down or answers garbage: keep the passages visible
             timings["total_s"] = time.perf_counter() - started
             message = (
-                f"The language model backend ({self.settings.llm}) failed: {exc.__class__.__name__}: {exc}. "
+                f"The language model backend ({self.settings.llm}) failed: {exc.__class__.__name__}: {str(exc).rstrip('.')}. "
                 "Check ASSISTANT_LLM / ASSISTANT_OPENAI_BASE_URL. The retrieved passages are listed below."
             )
             yield Answer(question, message, False, [], retrieved, timings, standalone_out, error=message)
@@ -227,7 +292,10 @@ class Assistant:
             self.documents,
             embedding_model().embed_documents,
             self.settings.support_threshold,
+            question=standalone,
         )
+        if not grounded.refused and self.settings.verify_answers and not self.confirms(standalone, grounded):
+            grounded = Grounded(REFUSAL_TEXT, [], True)
         timings["total_s"] = time.perf_counter() - started
         yield Answer(
             question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out

@@ -14,8 +14,10 @@ from .errors import PromptError
 EXPECTED: dict[str, frozenset[str]] = {
     "system": frozenset(),
     "question": frozenset({"passages", "question"}),
-    "passage": frozenset({"n", "voice", "where", "lines", "text"}),
+    "passage": frozenset({"n", "voice", "where", "text"}),
+    "verify": frozenset({"question", "answer", "sources"}),
     "condense": frozenset({"history", "question"}),
+    "baseline": frozenset({"context", "question"}),
 }
 
 

@@ -65,7 +65,9 @@ def voice_names(passages: Sequence[Passage]) -> dict[Role, set[str]]:
     """Names of the voices, read from the documents: the byline's name and the editor's "X here." opener."""
     names: dict[Role, set[str]] = {"author": set(), "editor": set()}
     for p in passages:
-        if p.role == "author" and (m := re.match(r"^By\s+([A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){0,3})", p.text)):
+        if p.role == "author" and (
+            m := re.match(r"^By\s+([A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){0,3})", p.text)
+        ):
             names["author"].update(w.lower() for w in m.group(1).split())
         if p.role == "editor" and (m := re.match(r"^([A-Z][a-z]+) here\b", p.text)):
             names["editor"].add(m.group(1).lower())
@@ -89,6 +91,11 @@ class HybridRetriever(BaseRetriever):
         self._bm25 = BM25Okapi([tokenize(p.text) for p in self.passages]) if self.passages else None
         self._names = voice_names(self.passages)
         self._by_id = {p.id: p for p in self.passages}
+
+    @property
+    def voice_names(self) -> dict[Role, set[str]]:
+        """Names of the voices read from the documents (byline, editor's opener)."""
+        return self._names
 
     def search(
         self, question: str, k: int | None = None, sources: Sequence[str] | None = None
@@ -114,6 +121,13 @@ class HybridRetriever(BaseRetriever):
         """The highest dense relevance of any passage (0..1), a cheap "is this in the document?" signal."""
         scores = self._dense(question, None)
         return max(scores.values(), default=0.0)
+
+    def best_lexical(self, question: str) -> float:
+        """The highest BM25 score of any passage: rare shared words ("Berletic") are evidence too."""
+        terms = tokenize(question)
+        if self._bm25 is None or not terms:
+            return 0.0
+        return float(max(self._bm25.get_scores(terms), default=0.0))
 
     def _dense(self, question: str, allowed: set[str] | None) -> dict[str, float]:
         vector = _embed_query(self.store.embeddings, question)

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
 
     seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Documents to index.")
-    index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Persisted Chroma store.")
+    index_dir: Path = Field(
+        default_factory=lambda: _default_dir("index"), description="Persisted Chroma store."
+    )
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates (*.md).")
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "doc-assistant",
@@ -62,10 +64,19 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
     refuse_below: float = Field(
-        default=0.25, description="Refuse without asking the LLM when the best dense relevance is below this."
+        default=0.25,
+        description="Refuse without asking the LLM when the best dense relevance is below this ...",
+    )
+    lexical_floor: float = Field(
+        default=5.0,
+        description="... and no passage shares rare words with the question (best BM25 below this).",
+    )
+    verify_answers: bool = Field(
+        default=True, description="Ask the LLM a YES/NO check that the cited quotes answer the question."
     )
     support_threshold: float = Field(
-        default=0.45, description="Least similarity between an answer sentence and its quote to count as cited."
+        default=0.4,
+        description="Least similarity between an answer sentence and its quote to count as cited.",
     )
 
     host: str = Field(default="127.0.0.1", description="Where the chat UI listens.")
