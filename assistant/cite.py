@@ -48,6 +48,7 @@ class Grounded:
     text: str
     citations: list[Citation]
     refused: bool
+    suspect: bool = False  # a claim leans on a question word that no retrieved passage contains
 
 
 def is_refusal(text: str) -> bool:
@@ -84,7 +85,7 @@ class _Candidate:
 
 
 def _candidates(retrieved: Sequence[Retrieved]) -> list[_Candidate]:
-    out = []
+    out: list[_Candidate] = []
     for i, r in enumerate(retrieved):
         for line in r.passage.text.split("\n"):
             out.extend(_Candidate(i, s) for s in split_sentences(line) if len(s) > 3)
@@ -141,6 +142,8 @@ def ground(
     vectors = embed([c.text for c in claims] + [c.sentence for c in candidates])
     claim_vecs, cand_vecs = vectors[: len(claims)], vectors[len(claims) :]
     known_numbers = {n.rstrip(".,") for r in retrieved for n in _NUMBER.findall(r.passage.text)}
+    uncovered = _uncovered_terms(question, retrieved)
+    suspect = False
 
     citations: list[Citation] = []
     pieces: list[str] = []
@@ -149,6 +152,8 @@ def ground(
         numbers = {n.rstrip(".,") for n in _NUMBER.findall(claim.text)}
         if numbers - known_numbers:
             continue  # a figure the document does not contain: never show it
+        if _covered(claim.text, uncovered):
+            suspect = True  # it uses a question word no passage has ("they agreed on…"): needs a check
         scored = [(support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)]
         cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
         best = max(cited_ok, default=(0.0, -1))
@@ -171,7 +176,7 @@ def ground(
     text = " ".join(pieces)
     if refused:
         text = f"{REFUSAL_TEXT} {text}"
-    return Grounded(text, citations, refused)
+    return Grounded(text, citations, refused, suspect)
 
 
 def _extractive(
@@ -221,13 +226,36 @@ def attribute(claim: str, role: str) -> str:
     replacement = _VOICE_SUBJECT[role]
     lead = match.group("lead") or ""
     if lead:
-        replacement = {"author": "the author", "editor": "the editor's note", "commenter": "a commenter"}[
-            role
-        ]
+        replacement = {"author": "the author", "editor": "the editor's note", "commenter": "a commenter"}[role]
     start = match.start("voice")
     if start == 0:
         replacement = replacement[0].upper() + replacement[1:]
     return claim[:start] + replacement + claim[match.end("voice") :]
+
+
+_GENERIC = frozenset(
+    "author article editor note commenter comment reader piece document text passage mention describe "
+    "explain tell give actually since reason same many other others really supposedly argument "
+    "connection respond relate think thought believe mean means line take make made about there their "
+    "which would could should where these those whats according mentions reasons calls".split()
+)
+
+
+def _stems(text: str) -> set[str]:
+    """Five-letter prefixes of the longer words: "agreed" and "agreeing" meet at "agree"."""
+    return {w[:5] for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 5 and w not in _GENERIC}
+
+
+def _uncovered_terms(question: str, retrieved: Sequence[Retrieved]) -> set[str]:
+    """Question words (as stems) that occur in none of the retrieved passages."""
+    context: set[str] = set()
+    for r in retrieved:
+        context |= _stems(r.passage.text)
+    return _stems(question) - context
+
+
+def _covered(claim: str, uncovered: set[str]) -> bool:
+    return bool(_stems(claim) & uncovered)
 
 
 def _cite(citations: list[Citation], passage: Passage, lines: tuple[int, int], quote: str) -> Citation:

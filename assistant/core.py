@@ -62,9 +62,7 @@ class Assistant:
     Models and the index are loaded on first use, once, and shared by all threads.
     """
 
-    def __init__(
-        self, settings: Settings | None = None, *, chat: BaseChatModel | None = None, **overrides: Any
-    ):
+    def __init__(self, settings: Settings | None = None, *, chat: BaseChatModel | None = None, **overrides: Any):
         base = settings or Settings()
         self.settings = base.model_copy(update=overrides) if overrides else base
         self._chat = chat
@@ -149,7 +147,7 @@ class Assistant:
 
         Input: a question string. Output: the draft answer text (ungrounded; use `ask` for citations).
         """
-        retrieve = RunnableLambda(lambda q: self.retriever.search(q))
+        retrieve: Runnable = RunnableLambda(lambda q: self.retriever.search(q))
         return (
             {"question": RunnablePassthrough(), "retrieved": retrieve}
             | RunnablePassthrough.assign(passages=lambda x: self.format_passages(x["retrieved"]))
@@ -164,14 +162,13 @@ class Assistant:
         for n, r in enumerate(retrieved, start=1):
             p = r.passage
             where = f", section “{p.section}”" if p.section else ""
-            blocks.append(
-                template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, text=p.text)
-            )
+            blocks.append(template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, text=p.text))
         return "\n\n".join(blocks)
 
     def _budget(self, retrieved: list[Retrieved]) -> list[Retrieved]:
         """Keep passages in rank order within the prompt budget; say so when some do not fit."""
-        kept, used = [], 0
+        kept: list[Retrieved] = []
+        used = 0
         for r in retrieved:
             if kept and used + len(r.passage.text) > self.settings.context_max_chars:
                 log.info("Prompt budget reached: %d of %d passages sent", len(kept), len(retrieved))
@@ -203,7 +200,8 @@ class Assistant:
         this wording caught those while passing answers that quoting alone (a bare list of quotes) rejected.
         """
         sources = "\n".join(
-            f"- {self.documents[c.source].text_of(c.line_start, c.line_end) if c.source in self.documents else c.quote}"
+            f"[{c.n}] ({ROLE_LABEL.get(c.role, c.role)}) "
+            + (self.documents[c.source].text_of(c.line_start, c.line_end) if c.source in self.documents else c.quote)
             for c in grounded.citations
         )
         prompt = load_prompt(self.settings.prompts_dir, "verify").format(
@@ -217,9 +215,7 @@ class Assistant:
         return not verdict.startswith("NO")
 
     # -- answering -------------------------------------------------------------------------------------
-    def ask(
-        self, question: str, history: History | None = None, sources: Sequence[str] | None = None
-    ) -> Answer:
+    def ask(self, question: str, history: History | None = None, sources: Sequence[str] | None = None) -> Answer:
         """Answer one question (optionally in a conversation, optionally limited to some files)."""
         answer: Answer | None = None
         for item in self.stream(question, history, sources):
@@ -247,15 +243,12 @@ class Assistant:
         retrieved = self._budget(self._select(standalone, sources))
         timings = {"retrieve_s": time.perf_counter() - started}
         best = max((r.dense for r in retrieved), default=0.0)
-        if (
-            best < self.settings.refuse_below
-            and self.retriever.best_lexical(standalone) < self.settings.lexical_floor
-        ):
+        if best < self.settings.refuse_below and self.retriever.best_lexical(standalone) < self.settings.lexical_floor:
             timings["first_token_s"] = timings["total_s"] = time.perf_counter() - started
             yield REFUSAL_TEXT
             yield Answer(question, REFUSAL_TEXT, True, [], retrieved, timings, standalone_out)
             return
-        draft = []
+        draft: list[str] = []
         try:
             for token in self.answer_chain().stream(
                 {"question": standalone, "passages": self.format_passages(retrieved)}
@@ -294,9 +287,10 @@ class Assistant:
             self.settings.support_threshold,
             question=standalone,
         )
-        if not grounded.refused and self.settings.verify_answers and not self.confirms(standalone, grounded):
+        check = self.settings.verify_answers == "always" or (
+            self.settings.verify_answers == "suspect" and grounded.suspect
+        )
+        if not grounded.refused and check and not self.confirms(standalone, grounded):
             grounded = Grounded(REFUSAL_TEXT, [], True)
         timings["total_s"] = time.perf_counter() - started
-        yield Answer(
-            question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out
-        )
+        yield Answer(question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out)

@@ -145,7 +145,7 @@ class HybridRetriever(BaseRetriever):
             return []
         scores = self._bm25.get_scores(terms)
         ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
-        out = []
+        out: list[str] = []
         for i in ranked:
             if scores[i] <= 0 or len(out) >= self.candidates:
                 break

@@ -71,8 +71,10 @@ class Settings(BaseSettings):
         default=5.0,
         description="... and no passage shares rare words with the question (best BM25 below this).",
     )
-    verify_answers: bool = Field(
-        default=True, description="Ask the LLM a YES/NO check that the cited quotes answer the question."
+    verify_answers: Literal["suspect", "always", "never"] = Field(
+        default="suspect",
+        description="When to ask the LLM a YES/NO check that the answer is supported by its cited lines: "
+        "'suspect' = only when a claim uses a question word that no retrieved passage contains.",
     )
     support_threshold: float = Field(
         default=0.4,

@@ -106,3 +106,17 @@ def test_locate_narrowest_lines_and_rejects_missing_quote() -> None:
     assert locate("Not in the document.", wide, doc) is None
     fake = Citation(1, "seeds/d.txt", 1, 1, "editor", None, "A reader jokes")
     assert not verify(fake, doc)
+
+
+def test_claim_using_a_question_word_no_passage_has_is_suspect() -> None:
+    doc = _doc()
+    g = ground(
+        "The editor says the talks ended without a statement [1].",
+        _retrieved(doc), {doc.source: doc}, _embed, 0.45, question="What did they agree on at the talks?",
+    )
+    assert not g.suspect
+    g = ground(
+        "They agreed that the talks ended without a statement [1].",
+        _retrieved(doc), {doc.source: doc}, _embed, 0.45, question="What did they agree on at the talks?",
+    )
+    assert g.suspect and not g.refused

@@ -1,0 +1,224 @@
+"""What the chat window shows, as HTML: answers with linked citation markers, source cards, drafts, and the
+document panel around cited lines.
+
+Plain functions of `Answer` and `Document`, with no Gradio and no state, so they are unit-tested without a
+server (`assistant.ui` wires them to the page). Everything from the model or a document is escaped here.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from .answer import ROLE_LABEL, Answer, Citation
+from .cite import REFUSAL_TEXT
+from .documents import Document
+
+WHOLE_DOCUMENT_LINES = 300  # longer documents show a window of lines around the citation
+WINDOW_LINES = 60
+_MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _lines_label(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}–{end}"
+
+
+def _badge(role: str) -> str:
+    return f'<span class="badge role-{_attr(role)}">{_esc(ROLE_LABEL.get(role, role))}</span>'
+
+
+# -- messages ---------------------------------------------------------------------------------------------
+def link_markers(text: str, turn: int, known: Sequence[int]) -> str:
+    """Escape answer text and turn its `[n]` markers into links to the citations they name."""
+
+    def repl(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1))]
+        return "".join(
+            f'<a class="cite-ref" href="#cite-{turn}-{n}" title="Show source {n}">[{n}]</a>' if n in known else f"[{n}]"
+            for n in numbers
+        )
+
+    return _MARKERS.sub(repl, _esc(text))
+
+
+def highlight(paragraph: str, quote: str, room: int | None = 90) -> str:
+    """`paragraph` as HTML with `quote` marked; with `room`, the text either side is cut to about that."""
+    at = paragraph.find(quote) if quote else -1
+    if at < 0:
+        return f"<mark>{_esc(quote)}</mark>" if quote else _esc(paragraph)
+    before, after = paragraph[:at], paragraph[at + len(quote) :]
+    if room is not None and len(before) > room:
+        before = "…" + before[-room:].split(" ", 1)[-1]
+    if room is not None and len(after) > room:
+        after = after[:room].rsplit(" ", 1)[0] + "…"
+    return f"{_esc(before)}<mark>{_esc(quote)}</mark>{_esc(after)}"
+
+
+def paragraph_of(document: Document | None, citation: Citation) -> str:
+    """The text of the paragraph holding a citation (its own lines when the document is unknown)."""
+    if document is None:
+        return citation.quote
+    for p in document.paragraphs:
+        if p.line_start <= citation.line_start <= p.line_end and citation.line_end <= p.line_end:
+            return p.text
+    return document.text_of(citation.line_start, citation.line_end)
+
+
+def format_sources(answer: Answer, documents: dict[str, Document] | None = None, turn: int = 0) -> str:
+    """Compact source cards: role badge, section, line range, the verified quote marked in its paragraph."""
+    cards = []
+    for c in answer.citations:
+        section = f'<span class="src-section">{_esc(c.section)}</span>' if c.section else ""
+        context = highlight(paragraph_of((documents or {}).get(c.source), c), c.quote)
+        cards.append(
+            f'<a class="src-card role-{_attr(c.role)}" href="#cite-{turn}-{c.n}" '
+            f'title="Show {_lines_label(c.line_start, c.line_end)} of {_attr(c.source)}">'
+            f'<span class="src-head"><span class="src-n">[{c.n}]</span>{_badge(c.role)}{section}'
+            f'<span class="src-lines">{_lines_label(c.line_start, c.line_end)}</span></span>'
+            f'<span class="src-text">{context}</span></a>'
+        )
+    return f'<div class="src-cards">{"".join(cards)}</div>' if cards else ""
+
+
+def format_passages(answer: Answer, turn: int = 0) -> str:
+    """The retrieved passages (collapsed), each a link into the document panel, with retrieval timing."""
+    if not answer.retrieved:
+        return ""
+    rows = []
+    for i, r in enumerate(answer.retrieved, start=1):
+        p = r.passage
+        snippet = p.text if len(p.text) <= 160 else p.text[:160].rsplit(" ", 1)[0] + "…"
+        rows.append(
+            f'<li><a class="passage-link" href="#passage-{turn}-{i}">{_badge(p.role)}'
+            f'<span class="src-lines">{_lines_label(p.line_start, p.line_end)} · score {r.score:.3f}</span> '
+            f"{_esc(snippet)}</a></li>"
+        )
+    took = answer.timings.get("total_s")
+    timing = f" · answered in {took:.1f} s" if took is not None else ""
+    return (
+        f'<details class="retrieved"><summary>{len(rows)} passages retrieved{timing}</summary>'
+        f"<ol>{''.join(rows)}</ol></details>"
+    )
+
+
+def format_answer(
+    answer: Answer, documents: dict[str, Document] | None = None, turn: int = 0, show_passages: bool = False
+) -> str:
+    """The chat message for a finished answer: text with linked markers (refusals and errors set apart), the
+    rewritten follow-up (collapsed), source cards, and optionally the retrieved passages."""
+    known = [c.n for c in answer.citations]
+    if answer.error:
+        body = f'<div class="note error">⚠️ {_esc(answer.answer)}</div>'
+        show_passages = True  # what retrieval found is all there is to show
+    elif answer.refused:
+        rest = answer.answer.removeprefix(REFUSAL_TEXT).strip()
+        said = (
+            f'<div class="said">What it does say: {link_markers(rest, turn, known)}</div>'
+            if rest
+            else '<div class="hint">No passage clearly supports an answer, so none is given. '
+            "Try other words, or ask about something the document covers.</div>"
+        )
+        body = f'<div class="note refusal"><strong>{_esc(REFUSAL_TEXT)}</strong>{said}</div>'
+    else:
+        body = link_markers(answer.answer, turn, known)
+    parts = [body]
+    if answer.standalone_question:
+        parts.append(
+            f'<details class="standalone"><summary>Searched for</summary>{_esc(answer.standalone_question)}</details>'
+        )
+    sources = format_sources(answer, documents, turn)
+    if sources:
+        parts.append(sources)
+    if show_passages:
+        parts.append(format_passages(answer, turn))
+    return "\n\n".join(p for p in parts if p)
+
+
+def format_draft(draft: str, waited: float, note: str | None = None) -> str:
+    """A message still being written: the growing text and a cursor, or a waiting note with elapsed time."""
+    if draft:
+        return (
+            f"{_esc(draft.rstrip())} ▌\n\n"
+            '<div class="pending">Writing… each claim is checked against the document when done.</div>'
+        )
+    what = note or ("Searching the document…" if waited < 2 else "Waiting for the model's first words…")
+    return f'<div class="pending"><span class="spinner"></span>{_esc(what)} {waited:.0f} s</div>'
+
+
+def stopped_reply(reply: str) -> str:
+    """A reply stopped mid-way: the draft so far (if any), plainly marked as not checked."""
+    draft = re.sub(r'(\n\n)?<div class="pending">.*?</div>$', "", reply, flags=re.DOTALL).removesuffix(" ▌")
+    note = "Stopped. This draft was not checked against the document." if draft else "Stopped."
+    return (f"{draft}\n\n" if draft else "") + f'<div class="note stopped">{note}</div>'
+
+
+# -- the document panel -----------------------------------------------------------------------------------
+DOC_PLACEHOLDER = (
+    '<div class="doc-empty">Click a source card or a citation marker such as <b>[1]</b> to read the cited '
+    "lines here, in context.</div>"
+)
+
+
+def marked_lines(lines: Sequence[str], quote: str | None) -> list[str]:
+    """Lines as HTML with the part of each that belongs to `quote` marked (a quote may span lines)."""
+    text = "\n".join(lines)
+    at = text.find(quote) if quote else -1
+    if at < 0 or not quote:
+        return [_esc(line) for line in lines]
+    out, start = [], 0
+    for line in lines:
+        a, b = max(at, start), min(at + len(quote), start + len(line))
+        if a < b:
+            a, b = a - start, b - start
+            out.append(f"{_esc(line[:a])}<mark>{_esc(line[a:b])}</mark>{_esc(line[b:])}")
+        else:
+            out.append(_esc(line))
+        start += len(line) + 1
+    return out
+
+
+def format_document(
+    document: Document, line_start: int, line_end: int, quote: str | None = None, heading: str = ""
+) -> str:
+    """The document around lines `line_start`..`line_end`, numbered, those lines highlighted, `quote` marked.
+
+    Each line carries its voice (editor / author / commenter) as a coloured edge, so one sees where the
+    article ends and the comments begin.
+    """
+    total = len(document.lines)
+    first, last = 1, total
+    if total > WHOLE_DOCUMENT_LINES:
+        first, last = max(1, line_start - WINDOW_LINES), min(total, line_end + WINDOW_LINES)
+    role_of: dict[int, str] = {}
+    headings: set[int] = set()
+    for p, role in zip(document.paragraphs, document.roles, strict=True):
+        for n in range(p.line_start, p.line_end + 1):
+            role_of[n] = role
+        if p.heading_level:
+            headings.add(p.line_start)
+    marked = marked_lines(document.lines[line_start - 1 : line_end], quote)
+    rows = []
+    for n in range(first, last + 1):
+        text = document.lines[n - 1]
+        hit = line_start <= n <= line_end
+        shown = marked[n - line_start] if hit else _esc(text)
+        classes = ["ln", f"r-{role_of.get(n, 'none')}"] + (["hl"] if hit else []) + (["h"] if n in headings else [])
+        cells = f'<span class="no">{n}</span><span class="tx">{shown}</span>'
+        rows.append(f'<div class="{" ".join(classes)}">{cells}</div>')
+    window = "" if (first, last) == (1, total) else f" · showing lines {first}–{last} of {total}"
+    title = f'<div class="doc-title">{_esc(document.title)}</div>' if document.title else ""
+    return (
+        f'<div class="doc">{title}<div class="doc-meta">{heading}<span class="src-lines">'
+        f"{_esc(document.source)} · {_lines_label(line_start, line_end)}{window}</span></div>"
+        f'<div class="doc-legend">{_badge("editor")}{_badge("author")}{_badge("commenter")}</div>'
+        f'<div class="doc-body">{"".join(rows)}</div></div>'
+    )

@@ -1,0 +1,428 @@
+"""The Gradio chat window: a thin shell over `Assistant.stream`.
+
+Everything that decides what the page shows is a plain function tested without a server: the markup in
+`assistant.render` (`format_answer`, `format_document`, ...) and the conversation in `assistant.conversation`
+(`stream_reply`, `save_feedback`, ...). This module only wires them to Gradio components, and the browser test
+covers the wiring. Citations in a message are links (`#cite-<turn>-<n>`); one delegated click handler (`JS`, in
+`static/ui.js`) forwards them to the server, which renders the cited lines in the document panel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import gradio as gr
+
+from .conversation import Turn, chat_messages, history_of, rating_of, rerender, save_feedback, stream_reply
+from .core import Assistant
+from .documents import Document
+from .errors import AssistantError, ConfigError
+from .render import DOC_PLACEHOLDER, _badge, _esc, format_document, format_draft, stopped_reply
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "Why does the author think the split will backfire?",
+    "How does China view Trump's peace talks with Russia?",
+    "What do the commenters think of Trump's plan?",
+    "What did the US and Russia agree on at the Saudi Arabia talks?",  # the document doesn't say: a refusal
+]
+BACKENDS = {
+    "local": "Local model (llama.cpp, offline)",
+    "openai": "OpenAI-compatible server",
+    "fake": "Extractive demo (no LLM)",
+}
+_REQUEST = re.compile(r"^(cite|passage)-(\d+)-(\d+)")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# -- start-up and per-session assistants -------------------------------------------------------------------
+class Warmup:
+    """Builds the index and loads the models in the background, so the page shows progress, never freezes."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self.step = "Starting"
+        self.error: str | None = None
+        self.summary = ""
+        self.done = False
+        self._started: float | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> Warmup:
+        """Start once (later calls do nothing)."""
+        with self._lock:
+            if self._thread is None:
+                self._started = time.monotonic()
+                self._thread = threading.Thread(target=self._run, name="assistant-warmup", daemon=True)
+                self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from .index import embedding_model
+        from .llm import LlamaCppChat, load_llama
+
+        try:
+            self.step = "1/3 · Checking the search index"
+            report = self.assistant.index(progress=self._progress)
+            self.step = "2/3 · Loading the embedding model"
+            _ = self.assistant.retriever
+            embedding_model().embed_query("warm up")
+            llm = self.assistant.settings.llm
+            if llm == "local":
+                self.step = "3/3 · Loading the local language model (1.1 GB; about 10 s the first time)"
+                chat = self.assistant.chat
+                if isinstance(chat, LlamaCppChat):
+                    load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
+            skipped = f" · {len(report.skipped)} file(s) skipped" if report.skipped else ""
+            self.summary = (
+                f"{_plural(report.documents, 'document')} · {_plural(report.passages, 'passage')}{skipped} · "
+                f"answers by: {BACKENDS.get(llm, llm)}"
+            )
+        except AssistantError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # shown on the page instead of a dead spinner
+            log.exception("Start-up failed")
+            self.error = f"Start-up failed: {exc.__class__.__name__}: {exc}"
+        finally:
+            self.done = True
+
+    def _progress(self, message: str) -> None:
+        if match := re.match(r"Indexing (\d+) document", message):
+            self.step = (
+                "1/3 · Building the search index (first start or changed documents): "
+                f"{_plural(int(match.group(1)), 'document')}"
+            )
+
+    def waiting(self) -> str | None:
+        """A note while start-up work goes on; None once ready (or failed: the question then reports it)."""
+        if self.done:
+            return None
+        self.start()
+        return f"Getting ready: {self.step}…"
+
+    def note(self) -> str:
+        """The status line at the top of the page."""
+        if self.error:
+            return f'<div class="status error">⚠️ {_esc(self.error)}</div>'
+        if self.done:
+            return f'<div class="status ready">Ready · {_esc(self.summary)}</div>'
+        waited = time.monotonic() - (self._started or time.monotonic())
+        return (
+            f'<div class="status loading"><span class="spinner"></span>Getting ready: {_esc(self.step)}… '
+            f"{waited:.0f} s. You can type your question already.</div>"
+        )
+
+
+class AssistantPool:
+    """One `Assistant` per distinct (backend, server URL, top-k); models load once per process anyway."""
+
+    def __init__(self, base: Assistant, size: int = 8):
+        self.base = base
+        self.size = size
+        self._made: OrderedDict[tuple[str, str | None, int], Assistant] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, llm: str | None = None, url: str | None = None, top_k: float | None = None) -> Assistant:
+        """The assistant for one session's settings (the server's own when they are the defaults)."""
+        s = self.base.settings
+        llm = llm or s.llm
+        url = ((url or "").strip() or None) if llm == "openai" else s.openai_base_url
+        k = int(top_k or s.top_k)
+        key = (llm, url, k)
+        if key == (s.llm, s.openai_base_url, s.top_k):
+            return self.base
+        with self._lock:
+            if key not in self._made:
+                if llm == "openai" and not url:
+                    raise ConfigError("Enter the server's URL under Settings (e.g. http://127.0.0.1:8080/v1).")
+                try:
+                    settings = Settings(**{**s.model_dump(), "llm": llm, "openai_base_url": url, "top_k": k})
+                except ValueError as exc:  # pydantic's ValidationError
+                    raise ConfigError(f"Invalid setting: {exc}") from None
+                self._made[key] = Assistant(settings)
+                while len(self._made) > self.size:
+                    self._made.popitem(last=False)
+            self._made.move_to_end(key)
+            return self._made[key]
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """`ASSISTANT_AUTH=user:pass` as Gradio's (user, password), or None when unset."""
+    if not auth:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("ASSISTANT_AUTH must look like user:password (both parts non-empty).")
+    return user, password
+
+
+# -- the page ---------------------------------------------------------------------------------------------
+# Styles and scripts live in static/ (package data), read once at import.
+_STATIC = resources.files(__package__ or "assistant") / "static"
+CSS = (_STATIC / "ui.css").read_text(encoding="utf-8")
+
+# One delegated handler: a click on a citation link or source card sends "cite-<turn>-<n>" (or
+# "passage-<turn>-<i>") through a hidden textbox; the server answers with the document panel's HTML.
+# The question box gets the focus on wide screens only: on a phone that would scroll the intro away.
+JS = (_STATIC / "ui.js").read_text(encoding="utf-8")
+
+# After the panel renders: bring it into view (below the chat on narrow screens) and scroll to the highlight.
+SCROLL_JS = (_STATIC / "scroll.js").read_text(encoding="utf-8")
+
+
+def _theme() -> Any:
+    # System fonts: the page makes no requests beyond this server.
+    return gr.themes.Soft(
+        primary_hue="blue",
+        font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
+
+
+def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
+    """The Gradio app (not launched). Pass `CSS`, `JS` and `_theme()` to `launch()`, as `launch` does."""
+    # Forced, not defaulted: Gradio reads it when the app is made and launched. No analytics leave here.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    warm = warmup or Warmup(assistant)
+    pool = AssistantPool(assistant)
+    settings = assistant.settings
+    backends = [(label, key) for key, label in BACKENDS.items() if key != "fake" or settings.llm == "fake"]
+
+    def documents() -> dict[str, Document]:
+        return assistant.documents if warm.done and not warm.error else {}
+
+    def add_turn(question: str, turns: list[Turn]) -> tuple[Any, list[dict[str, str]], list[Turn]]:
+        question = (question or "").strip()
+        if turns and not turns[-1].done:
+            gr.Warning("Still answering the last question: wait for it, or press Stop.")
+            return gr.Textbox(), chat_messages(turns), turns
+        if not question:
+            return gr.Textbox(value=""), chat_messages(turns), turns
+        turns = [*turns, Turn(question, reply=format_draft("", 0))]
+        return gr.Textbox(value="", submit_btn=False, stop_btn=True), chat_messages(turns), turns
+
+    def add_example(turns: list[Turn], evt: gr.SelectData) -> tuple[Any, list[dict[str, str]], list[Turn]]:
+        value = evt.value.get("text") if isinstance(evt.value, dict) else evt.value
+        return add_turn(str(value or ""), turns)
+
+    def answer_turn(
+        turns: list[Turn], backend: str, url: str, top_k: float, show_passages: bool
+    ) -> Iterator[tuple[list[dict[str, str]], list[Turn]]]:
+        if not turns or turns[-1].started:
+            return
+        turn, index = turns[-1], len(turns) - 1
+        turn.started = True
+        try:
+            chosen = pool.get(backend, url, top_k)
+            for reply, answer in stream_reply(
+                chosen,
+                turn.question,
+                history_of(turns[:-1]),
+                index,
+                show_passages,
+                waiting=warm.waiting,
+                should_stop=lambda: turn.stopped,
+            ):
+                if turn.stopped:  # Stop already wrote this turn's last word
+                    return
+                turn.reply, turn.answer = reply, answer or turn.answer
+                yield chat_messages(turns), turns
+        except AssistantError as exc:
+            turn.reply = f'<div class="note error">⚠️ {_esc(str(exc))}</div>'
+            yield chat_messages(turns), turns
+        finally:
+            turn.done = True
+
+    def stop(turns: list[Turn]) -> tuple[Any, list[dict[str, str]], list[Turn]]:
+        if turns and not turns[-1].done:
+            turns[-1].stopped = turns[-1].done = True
+            turns[-1].reply = stopped_reply(turns[-1].reply)
+        return idle_box(), chat_messages(turns), turns
+
+    def idle_box() -> Any:
+        return gr.Textbox(submit_btn=True, stop_btn=False)
+
+    def show_source(request: str, turns: list[Turn]) -> str:
+        match = _REQUEST.match(request or "")
+        if not match:
+            return DOC_PLACEHOLDER
+        kind, t, n = match.group(1), int(match.group(2)), int(match.group(3))
+        answer = turns[t].answer if 0 <= t < len(turns) else None
+        if answer is None:
+            return DOC_PLACEHOLDER
+        if kind == "cite":
+            c = next((c for c in answer.citations if c.n == n), None)
+            if c is None:
+                return DOC_PLACEHOLDER
+            source, start, end, quote, role = c.source, c.line_start, c.line_end, c.quote, c.role
+            section = c.section
+        else:
+            if not 1 <= n <= len(answer.retrieved):
+                return DOC_PLACEHOLDER
+            p = answer.retrieved[n - 1].passage
+            source, start, end, quote, role, section = (
+                p.source,
+                p.line_start,
+                p.line_end,
+                None,
+                p.role,
+                p.section,
+            )
+        document = documents().get(source)
+        if document is None:
+            return f'<div class="note error">⚠️ {_esc(source)} is no longer in the index.</div>'
+        label = f"[{n}] " if kind == "cite" else ""
+        heading = f"<b>{label}</b>{_badge(role)}" + (
+            f'<span class="src-section">{_esc(section)}</span>' if section else ""
+        )
+        return format_document(document, start, end, quote, heading)
+
+    def feedback(turns: list[Turn], backend: str, top_k: float, data: gr.LikeData, request: gr.Request) -> None:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        t = int(index) // 2
+        answer = turns[t].answer if 0 <= t < len(turns) else None
+        if answer is None:
+            return  # still being written, or failed before an answer existed
+        rating = rating_of(data.liked)
+        save_feedback(
+            settings.feedback_file,
+            answer,
+            rating,
+            backend=backend,
+            top_k=int(top_k),
+            turn=t,
+            session=getattr(request, "session_hash", None),
+        )
+        if rating:
+            gr.Info("Thanks! Your feedback is saved.", duration=2)
+
+    def toggle_passages(turns: list[Turn], show_passages: bool) -> tuple[list[dict[str, str]], list[Turn]]:
+        rerender(turns, documents(), show_passages)
+        return chat_messages(turns), turns
+
+    def clear(turns: list[Turn]) -> tuple[list[Turn], str, Any]:
+        for t in turns:
+            t.stopped = True  # an answer still streaming must not bring the old conversation back
+        return [], DOC_PLACEHOLDER, idle_box()
+
+    def status() -> tuple[str, Any]:
+        warm.start()
+        return warm.note(), gr.Timer(active=not warm.done)
+
+    with gr.Blocks(title="Ask the document", analytics_enabled=False) as app:
+        turns = gr.State([])
+        with gr.Sidebar(label="Settings", open=False, width=330) as sidebar:
+            gr.Markdown("### Settings")
+            gr.Markdown("These apply to this browser tab only.", elem_id="settings-note")
+            backend = gr.Radio(backends, value=settings.llm, label="Answers written by", elem_id="backend")
+            url = gr.Textbox(
+                value=settings.openai_base_url or "",
+                label="Server URL (OpenAI-compatible)",
+                placeholder="http://127.0.0.1:8080/v1",
+                visible=settings.llm == "openai",
+                elem_id="server-url",
+            )
+            top_k = gr.Slider(
+                1,
+                20,
+                value=settings.top_k,
+                step=1,
+                label="Passages per answer (top-k)",
+                elem_id="top-k",
+            )
+            show_passages = gr.Checkbox(
+                False, label="Show the retrieved passages under each answer", elem_id="show-passages"
+            )
+        with gr.Row(equal_height=False):
+            gr.HTML(
+                "<h1>Ask the document</h1><p>Answers quote the exact lines they come from and say whose "
+                "words they are: the editor's, the article author's or a reader's.</p>",
+                elem_id="header",
+            )
+            open_settings = gr.Button("⚙ Settings", size="sm", scale=0, min_width=110, elem_id="open-settings")
+        note = gr.HTML(warm.note(), elem_id="status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=380):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    show_label=False,
+                    height=620,
+                    buttons=[],
+                    layout="bubble",
+                    placeholder="**Ask anything about the document.** Each answer lists its sources: "
+                    "click one to read it in place.",
+                    examples=[{"text": q} for q in EXAMPLES],
+                    feedback_options=("Like", "Dislike"),
+                )
+                box = gr.Textbox(
+                    show_label=False,
+                    placeholder="Ask a question about the document…",
+                    elem_id="question",
+                    submit_btn=True,
+                    stop_btn=False,
+                    lines=1,
+                    max_lines=6,
+                )
+            with gr.Column(scale=2, min_width=320):
+                gr.Markdown("#### Source", elem_id="doc-heading")
+                panel = gr.HTML(DOC_PLACEHOLDER, elem_id="doc-panel")
+        request = gr.Textbox(visible="hidden", elem_id="doc-request")
+        go = gr.Button("Show source", visible="hidden", elem_id="doc-request-go")
+        timer = gr.Timer(1.0)
+
+        answer_inputs = [turns, backend, url, top_k, show_passages]
+        typed = box.submit(add_turn, [box, turns], [box, chatbot, turns])
+        typed_answer = typed.then(answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4)
+        typed_answer.then(idle_box, None, box, queue=False)
+        picked = chatbot.example_select(add_example, [turns], [box, chatbot, turns])
+        picked_answer = picked.then(answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4)
+        picked_answer.then(idle_box, None, box, queue=False)
+        box.stop(stop, [turns], [box, chatbot, turns], cancels=[typed_answer, picked_answer], queue=False)
+        chatbot.clear(clear, [turns], [turns, panel, box], queue=False)
+        chatbot.like(feedback, [turns, backend, top_k], None)
+        go.click(show_source, [request, turns], panel, queue=False, show_progress="hidden").then(
+            None, None, None, js=SCROLL_JS
+        )
+        open_settings.click(lambda: gr.Sidebar(open=True), None, sidebar, queue=False)
+        backend.change(lambda b: gr.Textbox(visible=b == "openai"), backend, url, queue=False)
+        show_passages.change(toggle_passages, [turns, show_passages], [chatbot, turns], queue=False)
+        timer.tick(status, None, [note, timer], queue=False, show_progress="hidden")
+        app.load(status, None, [note, timer], queue=False, show_progress="hidden")
+    return app
+
+
+def launch(assistant: Assistant) -> None:
+    """Serve the chat window on the configured host/port (127.0.0.1:7860 by default): no share link, no
+    analytics, optional ASSISTANT_AUTH=user:pass. The page is up at once; index and models load behind it."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    settings = assistant.settings
+    auth = parse_auth(settings.auth)
+    warm = Warmup(assistant).start()
+    app = build(assistant, warm)
+    app.queue(default_concurrency_limit=4).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=False,
+        auth=auth,
+        show_error=True,
+        footer_links=["gradio"],
+        run_history=False,
+        ssr_mode=False,
+        theme=_theme(),
+        css=CSS,
+        js=JS,
+    )

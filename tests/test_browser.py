@@ -1,0 +1,316 @@
+"""The chat window in a real browser: Debian's Chromium driven by Playwright against `assistant serve`.
+
+The app runs in a subprocess on a free localhost port with its own seeds/, index/ and feedback file under a
+temporary folder. Most tests use the extractive fake LLM for speed; one uses the real local model.
+Screenshots go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.ui import EXAMPLES
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BACKFIRE = "Why does the author think the split will backfire?"
+ROLE_LABELS = {"article author", "editor's note", "reader comment"}
+
+# Counts finished answers (no "pending" note left) and remembers whether one was ever seen in progress.
+_FINISHED = """(n) => {
+  const rows = document.querySelectorAll('#chat .bot-row');
+  return rows.length >= n && !rows[n - 1].querySelector('.pending');
+}"""
+_WATCH = """() => {
+  window.__sawPending = false; window.__sawDraft = false;
+  new MutationObserver(() => {
+    const chat = document.querySelector('#chat');
+    if (chat && chat.querySelector('.pending')) window.__sawPending = true;
+    if (chat && chat.innerText.includes('▌')) window.__sawDraft = true;
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+@dataclass
+class Server:
+    url: str
+    feedback: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(base: Path, llm: str) -> Iterator[Server]:
+    """Run `assistant serve` on a free port with everything under `base`; stop it afterwards."""
+    (base / "seeds").mkdir(parents=True)
+    for seed in (ROOT / "seeds").glob("*.txt"):
+        shutil.copy(seed, base / "seeds" / seed.name)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(
+        ASSISTANT_SEEDS_DIR=str(base / "seeds"),
+        ASSISTANT_INDEX_DIR=str(base / "index"),
+        ASSISTANT_FEEDBACK_FILE=str(base / "feedback" / "feedback.jsonl"),
+        ASSISTANT_LLM=llm,
+        ASSISTANT_HOST="127.0.0.1",
+        ASSISTANT_PORT=str(port),
+    )
+    log = base / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"The server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"The server did not answer on {url}:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield Server(url, base / "feedback" / "feedback.jsonl", log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with the extractive fake LLM."""
+    yield from _serve(tmp_path_factory.mktemp("ui-fake"), "fake")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run `bash scripts/install-chromium` (make test does).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def _open(page: Any, url: str, ready_timeout_s: float = 240) -> None:
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#status .ready", timeout=ready_timeout_s * 1000)
+
+
+def _ask(page: Any, question: str, n: int, timeout_s: float = 60) -> Any:
+    """Type a question, send it with Enter and wait for the n-th answer to finish; return that message."""
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(_FINISHED, arg=n, timeout=timeout_s * 1000)
+    return page.locator("#chat .bot-row").nth(n - 1)
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _check_cards(message: Any) -> list[tuple[int, int]]:
+    """Source cards under an answer: badge, line range and a marked quote each; returns their line ranges."""
+    cards = message.locator("a.src-card")
+    assert cards.count() >= 1
+    ranges = []
+    for i in range(cards.count()):
+        card = cards.nth(i)
+        assert card.locator(".badge").inner_text() in ROLE_LABELS
+        lines = card.locator(".src-lines").inner_text()
+        match = re.fullmatch(r"lines? (\d+)(?:–(\d+))?", lines)
+        assert match, lines
+        ranges.append((int(match.group(1)), int(match.group(2) or match.group(1))))
+        assert card.locator("mark").inner_text().strip()
+    return ranges
+
+
+# Whether the highlighted line is inside the document panel's scrolled viewport.
+_HIGHLIGHT_VISIBLE = """() => {
+  const body = document.querySelector('#doc-panel .doc-body');
+  const hit = body && body.querySelector('.ln.hl');
+  if (!hit) return false;
+  const a = body.getBoundingClientRect(), b = hit.getBoundingClientRect();
+  return b.top >= a.top - 1 && b.top < a.bottom;
+}"""
+
+
+def test_conversation_with_sources_follow_up_refusal_and_feedback(page: Any, server: Server) -> None:
+    _open(page, server.url)
+    page.evaluate(_WATCH)
+
+    first = _ask(page, BACKFIRE, 1)
+    assert page.evaluate("window.__sawPending"), "the reply never showed a streaming state"
+    ranges = _check_cards(first)
+    assert first.locator("a.cite-ref").count() >= 1  # inline [n] markers link to the sources
+    _shot(page, "fake-1-answer")
+
+    first.locator("a.src-card").first.click()
+    page.wait_for_selector("#doc-panel .ln.hl mark")
+    start, end = ranges[0]
+    highlighted = [int(n) for n in page.locator("#doc-panel .ln.hl .no").all_inner_texts()]
+    assert highlighted == list(range(start, end + 1))
+    quote = first.locator("a.src-card mark").first.inner_text().strip()
+    assert quote in page.locator("#doc-panel .ln.hl mark").first.inner_text()
+    page.wait_for_function(_HIGHLIGHT_VISIBLE)  # scrolled to the cited lines
+    _shot(page, "fake-2-source")
+
+    second = _ask(page, "And what do the commenters think of it?", 2)
+    rewritten = second.locator("details.standalone")
+    assert rewritten.count() == 1 and rewritten.get_attribute("open") is None  # collapsed by default
+    assert page.locator("#chat .user-row").nth(0).inner_text().strip() == BACKFIRE  # the first turn is kept
+
+    third = _ask(page, "What is the boiling point of tungsten?", 3)
+    assert third.locator(".note.refusal").inner_text().startswith("The document doesn't say.")
+    assert third.locator("a.src-card").count() == 0
+    _shot(page, "fake-3-refusal")
+
+    page.locator("#chat button[aria-label='Like']").first.click()
+    deadline = time.monotonic() + 20
+    while not server.feedback.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    record = json.loads(server.feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert record["rating"] == "up" and record["question"] == BACKFIRE
+    assert record["answer"] and record["citations"] and record["citations"][0]["line_start"] == start
+
+    page.locator("#chat button[aria-label='Clear']").click()
+    page.wait_for_selector("#chat button.example")
+    assert "Click a source card" in page.locator("#doc-panel").inner_text()
+
+
+def test_first_visit_offers_examples_and_stays_on_this_machine(page: Any, server: Server) -> None:
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith((server.url, "data:", "blob:")) else None,
+    )
+    _open(page, server.url)
+    assert "Ready" in page.locator("#status").inner_text()
+    examples = page.locator("#chat button.example")
+    assert [t.strip() for t in examples.all_inner_texts()] == EXAMPLES
+    _shot(page, "fake-0-first-visit")
+    examples.first.click()
+    page.wait_for_function(_FINISHED, arg=1)
+    _check_cards(page.locator("#chat .bot-row").first)
+    assert outside == []
+
+
+def test_each_tab_is_its_own_conversation(browser: Any, server: Server) -> None:
+    one, two = (browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(2))
+    try:
+        a, b = one.new_page(), two.new_page()
+        _open(a, server.url)
+        _open(b, server.url)
+        _ask(a, BACKFIRE, 1)
+        assert b.locator("#chat .bot-row").count() == 0 and b.locator("#chat button.example").count() > 0
+        _ask(b, "What do the commenters think of Trump's plan?", 1)
+        assert [t.strip() for t in a.locator("#chat .user-row").all_inner_texts()] == [BACKFIRE]
+        assert a.locator("#chat .bot-row").count() == 1
+    finally:
+        one.close()
+        two.close()
+
+
+def test_settings_apply_to_this_tab_only(browser: Any, server: Server) -> None:
+    one, two = (browser.new_context(viewport={"width": 1400, "height": 950}) for _ in range(2))
+    try:
+        a, b = one.new_page(), two.new_page()
+        _open(a, server.url)
+        _open(b, server.url)
+        a.click("#open-settings")
+        a.wait_for_selector("#top-k input[type=number]", state="visible")
+        assert a.locator("#backend").inner_text().count("OpenAI-compatible server") == 1
+        a.fill("#top-k input[type=number]", "2")
+        a.press("#top-k input[type=number]", "Enter")
+        a.locator("#show-passages input").check()
+        time.sleep(0.5)
+        answer = _ask(a, BACKFIRE, 1)
+        assert answer.locator("details.retrieved summary").inner_text().startswith("2 passages retrieved")
+        _shot(a, "fake-4-settings")
+        other = _ask(b, BACKFIRE, 1)
+        assert other.locator("details.retrieved").count() == 0
+        b.locator("#open-settings").click()
+        b.locator("#show-passages input").check()  # shown afterwards for answers already given, too
+        b.wait_for_selector("#chat details.retrieved")
+        assert re.match(r"\d+ passages retrieved", b.locator("#chat details.retrieved summary").inner_text())
+    finally:
+        one.close()
+        two.close()
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with the real default LLM (llama.cpp, Qwen2.5-Coder 1.5B)."""
+    yield from _serve(tmp_path_factory.mktemp("ui-local"), "local")
+
+
+@pytest.mark.slow
+def test_real_local_model_answer_with_sources(page: Any, local_server: Server) -> None:
+    _open(page, local_server.url, ready_timeout_s=600)
+    page.evaluate(_WATCH)
+    answer = _ask(page, BACKFIRE, 1, timeout_s=900)
+    assert page.evaluate("window.__sawDraft"), "no streamed draft was shown"
+    ranges = _check_cards(answer)
+    assert all(end >= start for start, end in ranges)
+    assert "article author" in answer.locator("a.src-card .badge").all_inner_texts()
+    _shot(page, "local-1-answer")
+    answer.locator("a.src-card").first.click()
+    page.wait_for_selector("#doc-panel .ln.hl mark")
+    time.sleep(0.8)  # let the panel finish scrolling
+    _shot(page, "local-2-answer-and-source")

@@ -1,0 +1,308 @@
+"""The chat window's plain functions, without a server: formatting, streaming, feedback, settings, launch."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant import Answer, Assistant, Citation, ConfigError, Passage, Retrieved, Settings, conversation, render, ui
+from assistant.cite import REFUSAL_TEXT
+from assistant.documents import Document, load_document
+
+SOURCE = "seeds/000_b8aa54d3edd41c2c.txt"
+QUOTE = (
+    "While Russia may itself harbor concerns about China’s growing power, the two country’s shared "
+    "strategic goal of challenging the Western-led international order — and Russia’s deep economic "
+    "dependence on China — make any U.S. attempt to pull Moscow away from Beijing unrealistic."
+)
+
+
+@pytest.fixture
+def doc(seeds: Path) -> Document:
+    return load_document(seeds / Path(SOURCE).name, seeds)
+
+
+def _passage(start: int, end: int, role: str = "author", text: str = "text") -> Passage:
+    return Passage(SOURCE, start, end, role, "China’s Turn to Exploit a Split?", text)  # type: ignore[arg-type]
+
+
+def _answer(**kw: Any) -> Answer:
+    base: dict[str, Any] = dict(
+        question="Why does the author think the split will backfire?",
+        answer="Russia depends on China [1].",
+        refused=False,
+        citations=[Citation(1, SOURCE, 35, 35, "author", "China’s Turn to Exploit a Split?", QUOTE)],
+        retrieved=[
+            Retrieved(_passage(33, 35), 0.05, 0.6),
+            Retrieved(_passage(38, 38, "commenter"), 0.04, 0.5),
+        ],
+        timings={"retrieve_s": 0.1, "first_token_s": 0.2, "total_s": 1.5},
+    )
+    return Answer(**{**base, **kw})
+
+
+def test_answer_links_markers_and_shows_a_card_per_citation(doc: Document) -> None:
+    html = render.format_answer(_answer(), {SOURCE: doc}, turn=3)
+    assert 'href="#cite-3-1"' in html and ">[1]</a>" in html
+    cards = re.findall(r'<a class="src-card role-author" href="#cite-3-1"', html)
+    assert len(cards) == 1
+    assert "article author" in html and "China’s Turn to Exploit a Split?" in html and "line 35<" in html
+    assert f"<mark>{QUOTE}</mark>" in html
+    assert "details" not in html  # no rewritten question, passages hidden by default
+
+
+def test_quote_is_marked_inside_its_paragraph_trimmed_around_it() -> None:
+    paragraph = "A " * 100 + "the quoted words." + " B" * 100
+    html = render.highlight(paragraph, "the quoted words.")
+    before, rest = html.split("<mark>")
+    assert before.startswith("…") and rest.endswith("…") and len(before) < 100
+    assert render.highlight("short text here", "missing") == "<mark>missing</mark>"
+
+
+def test_card_shows_the_paragraph_around_the_quote(doc: Document) -> None:
+    short = "Rather than increasing the chances of a Sino-Russia split"
+    answer = _answer(citations=[Citation(1, SOURCE, 37, 37, "author", None, short)])
+    html = render.format_sources(answer, {SOURCE: doc})
+    assert f"<mark>{short}</mark>, such a shift could instead divide" in html
+
+
+def test_markers_without_a_citation_stay_plain_text() -> None:
+    html = render.link_markers("One [1]. Two [2, 3].", turn=0, known=[1, 3])
+    assert html.count("<a ") == 2 and "[2]" in html and 'href="#cite-0-3"' in html
+
+
+def test_everything_from_the_model_or_document_is_escaped() -> None:
+    evil = "<script>alert(1)</script>"
+    answer = _answer(
+        answer=f"{evil} [1]",
+        citations=[Citation(1, SOURCE, 1, 1, "editor", evil, evil)],
+        standalone_question=evil,
+    )
+    html = render.format_answer(answer, None, show_passages=True)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_refusal_has_its_own_style_and_no_cards() -> None:
+    html = render.format_answer(_answer(answer=REFUSAL_TEXT, refused=True, citations=[]))
+    assert 'class="note refusal"' in html and REFUSAL_TEXT in html and "src-card" not in html
+    assert "Try other words" in html
+
+
+def test_refusal_with_context_keeps_what_the_document_does_say() -> None:
+    answer = _answer(answer=f"{REFUSAL_TEXT} The editor says there is no statement [1].", refused=True)
+    html = render.format_answer(answer)
+    assert "What it does say: The editor says there is no statement" in html and "src-card" in html
+
+
+def test_backend_failure_shows_the_error_and_what_was_found() -> None:
+    html = render.format_answer(_answer(answer="The language model failed: down", error="down", citations=[]))
+    assert 'class="note error"' in html and "passages retrieved" in html
+
+
+def test_rewritten_follow_up_is_collapsed() -> None:
+    html = render.format_answer(_answer(standalone_question="What do the commenters think of the split?"))
+    assert '<details class="standalone"><summary>Searched for</summary>' in html
+    assert "<details open" not in html
+
+
+def test_retrieved_passages_on_request_link_into_the_document() -> None:
+    html = render.format_answer(_answer(), show_passages=True, turn=2)
+    assert "2 passages retrieved · answered in 1.5 s" in html
+    assert 'href="#passage-2-1"' in html and 'href="#passage-2-2"' in html and "reader comment" in html
+
+
+def test_document_panel_highlights_the_cited_lines_and_marks_the_quote(doc: Document) -> None:
+    html = render.format_document(doc, 35, 35, QUOTE)
+    hits = re.findall(r'<div class="ln r-author hl"><span class="no">(\d+)</span>', html)
+    assert hits == ["35"]
+    assert f"<mark>{QUOTE}</mark>" in html and doc.title and doc.title in html
+    assert 'class="ln r-editor"><span class="no">1<' in html  # every line shows whose words it is
+    assert 'class="ln r-commenter"' in html and "line 35" in html
+
+
+def test_a_quote_over_several_lines_is_marked_on_each() -> None:
+    lines = ["First line ends here and", "the quote goes on", "to this line. Then more."]
+    marked = render.marked_lines(lines, "ends here and\nthe quote goes on\nto this line.")
+    assert marked == [
+        "First line <mark>ends here and</mark>",
+        "<mark>the quote goes on</mark>",
+        "<mark>to this line.</mark> Then more.",
+    ]
+    assert render.marked_lines(["a < b"], None) == ["a &lt; b"] and render.marked_lines(["x"], "gone") == ["x"]
+
+
+def test_document_panel_shows_a_window_of_a_long_document(tmp_path: Path) -> None:
+    (tmp_path / "long.txt").write_text("\n\n".join(f"Paragraph number {i} of a long text." for i in range(400)))
+    long = load_document(tmp_path / "long.txt", tmp_path)
+    html = render.format_document(long, 500, 500)
+    numbers = [int(n) for n in re.findall(r'<span class="no">(\d+)</span>', html)]
+    assert min(numbers) == 500 - render.WINDOW_LINES and max(numbers) == 500 + render.WINDOW_LINES
+    assert "showing lines 440–560 of 799" in html
+
+
+class _Scripted:
+    """A stand-in for `Assistant`: streams the given tokens (with a pause), then the answer."""
+
+    def __init__(self, tokens: list[str], answer: Answer | Exception, pause: float = 0.0):
+        self.tokens, self.answer, self.pause = tokens, answer, pause
+        self.documents: dict[str, Document] = {}
+        self.calls: list[tuple[str, list[tuple[str, str]]]] = []
+        self.closed = False
+
+    def stream(self, question: str, history: Any = None, sources: Any = None) -> Iterator[str | Answer]:
+        self.calls.append((question, list(history or [])))
+        try:
+            for token in self.tokens:
+                time.sleep(self.pause)
+                yield token
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            yield self.answer
+        finally:
+            self.closed = True
+
+
+def test_stream_reply_shows_the_draft_then_the_grounded_answer() -> None:
+    fake = _Scripted(["Russia ", "depends ", "[1]."], _answer())
+    steps = list(conversation.stream_reply(fake, "q", [("earlier", "reply")], turn=1))  # type: ignore[arg-type]
+    texts = [text for text, _ in steps]
+    assert any("Russia depends ▌" in t for t in texts) and "Writing…" in texts[1]
+    final, answer = steps[-1]
+    assert answer is not None and 'href="#cite-1-1"' in final and "▌" not in final
+    assert fake.calls == [("q", [("earlier", "reply")])]
+
+
+def test_stream_reply_sends_a_heartbeat_while_waiting() -> None:
+    fake = _Scripted(["slow"], _answer(), pause=0.25)
+    notes = iter(["Getting ready: loading", None])
+    steps = list(conversation.stream_reply(fake, "q", [], waiting=lambda: next(notes), tick=0.05))  # type: ignore[arg-type]
+    assert "Getting ready: loading" in steps[0][0] and 'class="spinner"' in steps[0][0]
+    assert any("Searching the document…" in text for text, _ in steps)
+
+
+def test_stream_reply_turns_errors_into_a_message() -> None:
+    fake = _Scripted([], ConfigError("Set ASSISTANT_OPENAI_BASE_URL."))
+    (text, answer), *_ = list(conversation.stream_reply(fake, "q", []))  # type: ignore[arg-type]
+    assert answer is None and 'class="note error"' in text and "ASSISTANT_OPENAI_BASE_URL" in text
+
+
+def test_stop_closes_the_assistant_stream() -> None:
+    fake = _Scripted(["a "] * 50, _answer(), pause=0.01)
+    stop = {"now": False}
+    for i, _ in enumerate(conversation.stream_reply(fake, "q", [], should_stop=lambda: stop["now"], tick=0.01)):  # type: ignore[arg-type]
+        if i == 3:
+            stop["now"] = True
+    deadline = time.time() + 2
+    while not fake.closed and time.time() < deadline:
+        time.sleep(0.01)
+    assert fake.closed
+
+
+def test_closing_the_reply_stops_the_assistant_stream() -> None:
+    fake = _Scripted(["a "] * 50, _answer(), pause=0.01)
+    replies = conversation.stream_reply(fake, "q", [], tick=0.01)  # type: ignore[arg-type]
+    next(replies)
+    replies.close()  # what happens when the tab goes away
+    deadline = time.time() + 2
+    while not fake.closed and time.time() < deadline:
+        time.sleep(0.01)
+    assert fake.closed
+
+
+def test_conversation_turns_map_to_two_messages_each_and_history_skips_failures() -> None:
+    turns = [
+        conversation.Turn("one", "r1", _answer(answer="first [1]."), started=True, done=True),
+        conversation.Turn("two", "r2", _answer(answer="failed", error="boom"), started=True, done=True),
+        conversation.Turn("three", "r3"),
+    ]
+    messages = conversation.chat_messages(turns)
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 3 and messages[5]["content"] == "r3"
+    assert conversation.history_of(turns) == [("one", "first [1].")]
+    conversation.rerender(turns, {}, show_passages=True)
+    assert "passages retrieved" in turns[0].reply and turns[2].reply == "r3"
+
+
+def test_feedback_is_appended_as_jsonl_with_question_answer_and_citations(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "feedback.jsonl"
+    conversation.save_feedback(path, _answer(), "up", backend="fake", top_k=6)
+    conversation.save_feedback(path, _answer(answer=REFUSAL_TEXT, refused=True, citations=[]), "down")
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    assert first["rating"] == "up" and first["question"].startswith("Why does the author")
+    assert first["answer"] == "Russia depends on China [1]." and first["citations"][0]["line_start"] == 35
+    assert first["backend"] == "fake" and first["top_k"] == 6 and "time" in first
+    assert second["rating"] == "down" and second["refused"] is True
+    assert [conversation.rating_of(v) for v in (True, False, "")] == ["up", "down", None]
+
+
+def test_settings_per_session_share_the_server_default_and_validate(settings: Settings) -> None:
+    base = Assistant(settings)
+    pool = ui.AssistantPool(base)
+    assert pool.get("fake", "", settings.top_k) is base
+    two = pool.get("fake", "", 2)
+    assert two is not base and two.settings.top_k == 2 and two.settings.index_dir == settings.index_dir
+    assert pool.get("fake", None, 2.0) is two
+    with pytest.raises(ConfigError, match="URL"):
+        pool.get("openai", "  ", 6)
+    remote = pool.get("openai", "http://127.0.0.1:9/v1", 6)
+    assert remote.settings.llm == "openai" and remote.settings.openai_base_url == "http://127.0.0.1:9/v1"
+    assert base.settings.llm == "fake" and base.settings.top_k == settings.top_k  # the server's own is untouched
+
+
+def test_auth_must_be_user_colon_password() -> None:
+    assert ui.parse_auth(None) is None and ui.parse_auth("ann:s3:cret") == ("ann", "s3:cret")
+    for bad in ("nocolon", ":pw", "user:"):
+        with pytest.raises(ConfigError, match="user:password"):
+            ui.parse_auth(bad)
+
+
+def test_build_makes_a_blocks_app_with_analytics_off(settings: Settings) -> None:
+    import gradio as gr
+
+    app = ui.build(Assistant(settings))
+    assert isinstance(app, gr.Blocks) and app.analytics_enabled is False
+    import os
+
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_launch_binds_localhost_without_share_link(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: seen.update(kw))
+    monkeypatch.setattr(ui.Warmup, "start", lambda self: self)
+    ui.launch(Assistant(settings.model_copy(update={"auth": "ann:pw"})))
+    assert seen["server_name"] == "127.0.0.1" and seen["server_port"] == 7860
+    assert seen["share"] is False and seen["auth"] == ("ann", "pw")
+    assert seen["css"] == ui.CSS and seen["js"] == ui.JS and seen["run_history"] is False
+
+
+def test_stopped_reply_keeps_the_draft_marked_as_unchecked() -> None:
+    note = "Stopped. This draft was not checked against the document."
+    assert (
+        render.stopped_reply(render.format_draft("China views ", 3))
+        == f'China views\n\n<div class="note stopped">{note}</div>'
+    )
+    assert render.stopped_reply(render.format_draft("", 1)) == '<div class="note stopped">Stopped.</div>'
+
+
+def test_start_up_failure_is_shown_on_the_page(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    warm = ui.Warmup(Assistant(Settings(seeds_dir=tmp_path / "empty", index_dir=tmp_path / "index", llm="fake")))
+    warm.start()._thread.join(30)  # type: ignore[union-attr]
+    assert warm.waiting() is None and 'class="status error"' in warm.note() and "No readable documents" in warm.note()
+
+
+@pytest.mark.slow
+def test_start_up_reports_progress_then_what_is_ready(settings: Settings) -> None:
+    warm = ui.Warmup(Assistant(settings))
+    assert "Getting ready" in warm.note() and warm.waiting() is not None  # waiting() starts it
+    warm._thread.join(120)  # type: ignore[union-attr]
+    assert warm.done and warm.error is None
+    assert re.search(r"Ready · 1 document · \d+ passages · answers by: Extractive demo", warm.note())
