@@ -65,9 +65,7 @@ def voice_names(passages: Sequence[Passage]) -> dict[Role, set[str]]:
     """Names of the voices, read from the documents: the byline's name and the editor's "X here." opener."""
     names: dict[Role, set[str]] = {"author": set(), "editor": set()}
     for p in passages:
-        if p.role == "author" and (
-            m := re.match(r"^By\s+([A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){0,3})", p.text)
-        ):
+        if p.role == "author" and (m := re.match(r"^By\s+([A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){0,3})", p.text)):
             names["author"].update(w.lower() for w in m.group(1).split())
         if p.role == "editor" and (m := re.match(r"^([A-Z][a-z]+) here\b", p.text)):
             names["editor"].add(m.group(1).lower())
@@ -83,23 +81,28 @@ class HybridRetriever(BaseRetriever):
     passages: list[Passage]
     k: int = 6
     candidates: int = 20
+    expand: int = 1  # small-to-big: the best `expand` hits also bring the passage that follows them
     _bm25: BM25Okapi | None = PrivateAttr(default=None)
     _names: dict[Role, set[str]] = PrivateAttr(default_factory=dict)
     _by_id: dict[str, Passage] = PrivateAttr(default_factory=dict)
+    _next: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any) -> None:
         self._bm25 = BM25Okapi([tokenize(p.text) for p in self.passages]) if self.passages else None
         self._names = voice_names(self.passages)
         self._by_id = {p.id: p for p in self.passages}
+        self._next: dict[str, str] = {}
+        ordered = sorted(self.passages, key=lambda p: (p.source, p.line_start, p.line_end))
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if (a.source, a.role, a.section) == (b.source, b.role, b.section) and b.line_start >= a.line_end:
+                self._next[a.id] = b.id
 
     @property
     def voice_names(self) -> dict[Role, set[str]]:
         """Names of the voices read from the documents (byline, editor's opener)."""
         return self._names
 
-    def search(
-        self, question: str, k: int | None = None, sources: Sequence[str] | None = None
-    ) -> list[Retrieved]:
+    def search(self, question: str, k: int | None = None, sources: Sequence[str] | None = None) -> list[Retrieved]:
         """The `k` best passages for `question`, best first, optionally limited to some source files."""
         k = k or self.k
         allowed = set(sources) if sources else None
@@ -114,8 +117,28 @@ class HybridRetriever(BaseRetriever):
             for pid in fused:
                 if self._by_id[pid].role in voices:
                     fused[pid] += 1.0 / (RRF_K + 1)
-        order = sorted(fused, key=lambda pid: fused[pid], reverse=True)[:k]
-        return [Retrieved(self._by_id[pid], fused[pid], dense.get(pid, 0.0)) for pid in order]
+        order = sorted(fused, key=lambda pid: fused[pid], reverse=True)
+        picked: list[str] = []
+        grown: dict[str, Passage] = {}
+        for pid in order:
+            if len(picked) >= k:
+                break
+            if any(pid in (grown[g].id, self._next.get(g)) for g in grown):
+                continue  # already inside a grown passage
+            picked.append(pid)
+            nxt = self._next.get(pid)
+            if len(grown) < self.expand and nxt is not None:
+                grown[pid] = _join(self._by_id[pid], self._by_id[nxt])
+                if nxt in picked:
+                    picked.remove(nxt)
+        return [
+            Retrieved(
+                grown.get(pid, self._by_id[pid]),
+                fused[pid],
+                max(dense.get(pid, 0.0), dense.get(self._next.get(pid, ""), 0.0) if pid in grown else 0.0),
+            )
+            for pid in picked
+        ]
 
     def best_dense(self, question: str) -> float:
         """The highest dense relevance of any passage (0..1), a cheap "is this in the document?" signal."""
@@ -153,13 +176,24 @@ class HybridRetriever(BaseRetriever):
                 out.append(self.passages[i].id)
         return out
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[LCDocument]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [
             LCDocument(page_content=r.passage.text, metadata={**r.passage.metadata(), "score": r.score})
             for r in self.search(query)
         ]
+
+
+def _join(first: Passage, following: Passage) -> Passage:
+    """A passage grown by the one after it (same document, voice and section)."""
+    return Passage(
+        source=first.source,
+        line_start=first.line_start,
+        line_end=following.line_end,
+        role=first.role,
+        section=first.section,
+        text=f"{first.text}\n{following.text}",
+        title=first.title,
+    )
 
 
 @lru_cache(maxsize=512)
