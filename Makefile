@@ -45,4 +45,4 @@ bench: index
 	@$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) index/store index/.build-* index/.old-*
+	rm -rf $(VENV) index/store index/store-* index/.build-* index/.old-*

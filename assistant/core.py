@@ -20,7 +20,7 @@ from .answer import ROLE_LABEL, Answer, Retrieved
 from .cite import REFUSAL_TEXT, Grounded, ground, is_refusal
 from .documents import Document
 from .errors import AssistantError, QuestionError
-from .index import IndexReport, all_passages, embedding_model, ensure_index, load_corpus, open_store
+from .index import IndexReport, all_passages, embedding_model, ensure_index, index_version, load_corpus, open_store
 from .llm import chat_model
 from .overview import Overview, kind_of, outline
 from .prompts import answer_prompt, load_prompt
@@ -70,6 +70,8 @@ class Assistant:
         self._retriever: HybridRetriever | None = None
         self._documents: dict[str, Document] = {}
         self._overview: Overview | None = None
+        self._version = ""
+        self._checked = 0.0
         self.last_index: IndexReport | None = None
 
     # -- building blocks -------------------------------------------------------------------------------
@@ -88,9 +90,18 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever (a LangChain `BaseRetriever`), building the index first if needed."""
         with self._lock:
+            if self._retriever is not None and time.monotonic() - self._checked > 1.0:
+                # another process (`assistant index --watch`) may have swapped the index in: reopen it
+                self._checked = time.monotonic()
+                if index_version(self.settings) != self._version:
+                    self._retriever = None
+                    self._overview = None
+                    self._documents = {d.source: d for d in load_corpus(self.settings).documents}
             if self._retriever is None:
                 if self.last_index is None:
                     self.index()
+                self._version = index_version(self.settings)
+                self._checked = time.monotonic()
                 store = open_store(self.settings)
                 self._retriever = HybridRetriever(
                     store=store,

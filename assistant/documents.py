@@ -4,17 +4,22 @@ A document is read as paragraphs. Each paragraph gets a *role*:
 
 - ``editor``: an introductory note before the article's byline (``By Jane Doe, ...``);
 - ``author``: the byline, the title and the article body;
-- ``commenter``: reader comments appended after the article with no marker.
+- ``commenter``: reader comments appended after the article with no marker (looked for only in documents
+  that read as an article, i.e. that have a byline or an editor's note; other documents are all ``author``).
 
 The comment boundary is found by a change-point search over a per-paragraph "conversational register" score
 (first person, questions and exclamations, URLs, very short lines, words the article never used): the split
 that best separates a formal article from the chattier tail wins, if it clearly beats "no comments at all".
 A sidecar file ``<document>.segments.json`` overrides the detection, e.g.
 ``{"editor": [1, 2], "author": [3, 37], "commenter": [38, 95]}`` (inclusive 1-based line ranges).
+
+Files are read by the loader of their format (`assistant/loaders.py`: .txt, .md, .html, .pdf); line numbers
+are those of the text the loader extracts, which for .txt and .md are the file's own lines.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -25,11 +30,13 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import DocumentError
+from .loaders import SUPPORTED_SUFFIXES, extract
+from .loaders import read_text as read_text  # re-exported: callers read documents through this module
+from .loaders import split_lines as split_lines
 
 Role = Literal["editor", "author", "commenter"]
 ROLES: tuple[Role, ...] = ("editor", "author", "commenter")
 CHUNKER_VERSION = 4
-SUPPORTED_SUFFIXES = (".txt", ".md")
 
 _BYLINE = re.compile(r"^(By|by|BY)\s+[A-Z][\w.\-’']+")
 _EDITOR_MARK = re.compile(r"^(editor[’']?s note|note from the editor)\b", re.IGNORECASE)
@@ -68,6 +75,7 @@ class Passage:
     text: str
     title: str | None = None
     id: str = field(default="")
+    page: int | None = None  # 1-based page of paged formats (PDF); a passage never spans two pages
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -77,8 +85,8 @@ class Passage:
             object.__setattr__(self, "id", digest[:32])
 
     def metadata(self) -> dict[str, str | int]:
-        """Chroma-friendly metadata (no None values)."""
-        return {
+        """Chroma-friendly metadata (no None values; `page` only for paged formats)."""
+        meta: dict[str, str | int] = {
             "source": self.source,
             "line_start": self.line_start,
             "line_end": self.line_end,
@@ -86,6 +94,9 @@ class Passage:
             "section": self.section or "",
             "title": self.title or "",
         }
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
 
     @classmethod
     def from_metadata(cls, text: str, meta: dict, id: str = "") -> Passage:
@@ -99,6 +110,7 @@ class Passage:
             title=meta.get("title") or None,
             text=text,
             id=id,
+            page=int(meta["page"]) if meta.get("page") else None,
         )
 
 
@@ -114,35 +126,25 @@ class Document:
     roles: list[Role]
     sections: list[str | None]
     passages: list[Passage]
+    page_starts: tuple[int, ...] = ()  # 1-based line on which each page begins (PDF)
+    digest: str = ""  # sha256 of the file and its sidecar: the manifest's per-file hash
 
     def text_of(self, line_start: int, line_end: int) -> str:
         """The exact source text of an inclusive 1-based line range."""
         return "\n".join(self.lines[line_start - 1 : line_end])
 
+    def page_of(self, line: int) -> int | None:
+        """The 1-based page that holds `line`, for paged formats; None otherwise."""
+        return bisect.bisect_right(self.page_starts, line) or None if self.page_starts else None
 
-def read_text(path: Path) -> str:
-    """Read a document as UTF-8, with an error that says what to do."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"Cannot read {path}: {exc.strerror or exc}. Check that it exists and is readable.")
-    if b"\x00" in data[:4096]:
-        raise DocumentError(f"{path} looks binary (NUL bytes); only text documents can be indexed.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(
-            f"{path} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8 to index it."
-        ) from None
-    return text
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines as the file numbers them (1-based externally); `\\r` endings are dropped."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
+    def where(self, line_start: int, line_end: int) -> str:
+        """A reader's label for a line range: "lines 3-5", or "page 2, lines 3-5" counted within the page."""
+        page = self.page_of(line_start)
+        if page is not None:
+            offset = self.page_starts[page - 1] - 1
+            line_start, line_end = line_start - offset, line_end - offset
+        lines = f"line {line_start}" if line_start == line_end else f"lines {line_start}-{line_end}"
+        return f"page {page}, {lines}" if page is not None else lines
 
 
 def paragraphs_of(lines: Sequence[str], markdown: bool = False) -> list[Paragraph]:
@@ -283,9 +285,7 @@ def assign_roles(
                     role = name
             roles.append(role)
         return roles, None
-    byline = next(
-        (i for i, p in enumerate(paragraphs[: max(8, len(paragraphs) // 5)]) if _BYLINE.match(p.text)), None
-    )
+    byline = next((i for i, p in enumerate(paragraphs[: max(8, len(paragraphs) // 5)]) if _BYLINE.match(p.text)), None)
     roles = ["author"] * len(paragraphs)
     start = 0
     if byline is not None:
@@ -301,7 +301,10 @@ def assign_roles(
         if paragraphs[start].heading_level or _looks_like_heading(paragraphs[start], nxt):
             title = start
             start += 1
-    cut = comment_start(paragraphs, start)
+    # Only an article (a byline or an editor's note) has a comment tail; in a manual, a report or a web page
+    # the chattier end (lists, tables, FAQs) is still the author's.
+    is_article = byline is not None or start > 0
+    cut = comment_start(paragraphs, start) if is_article else None
     if cut is not None:
         for i in range(cut, len(paragraphs)):
             roles[i] = "commenter"
@@ -368,11 +371,14 @@ def chunk(
     title: str | None,
     min_chars: int = 200,
     max_chars: int = 700,
+    pages: Sequence[int | None] | None = None,
 ) -> list[Passage]:
     """Group paragraphs into passages: short ones merge forward, long ones split at sentences.
 
-    A heading opens its section's first passage so that section names are retrievable too.
+    A heading opens its section's first passage so that section names are retrievable too; a passage never
+    spans two roles, two sections or (with `pages`, one per paragraph) two pages.
     """
+    page_of = list(pages) if pages is not None else [None] * len(paragraphs)
     passages: list[Passage] = []
     buffer: list[tuple[Paragraph, str]] = []
 
@@ -390,6 +396,7 @@ def chunk(
                 section=sections[i],
                 title=title,
                 text="\n".join(text for _, text in buffer),
+                page=page_of[i],
             )
         )
         buffer.clear()
@@ -397,7 +404,7 @@ def chunk(
     for i, paragraph in enumerate(paragraphs):
         if buffer:
             j = paragraphs.index(buffer[0][0])
-            if roles[j] != roles[i] or sections[j] != sections[i]:
+            if roles[j] != roles[i] or sections[j] != sections[i] or page_of[j] != page_of[i]:
                 flush()
         pieces = list(_pieces(paragraph, max_chars))
         if len(pieces) > 1:
@@ -417,16 +424,13 @@ def chunk(
 
 
 def load_document(path: Path, root: Path, min_chars: int = 200, max_chars: int = 700) -> Document:
-    """Parse one file under `root` into a `Document` with roles, sections and passages."""
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"{path.name}: unsupported file type {path.suffix!r}.")
-    text = read_text(path)
-    lines = split_lines(text)
-    if not any(line.strip() for line in lines):
-        raise DocumentError(f"{path} is empty; add text to it or remove it from the seeds folder.")
-    markdown = path.suffix.lower() == ".md"
+    """Parse one file under `root`, read by its format's loader, into a `Document` with roles and passages."""
+    extracted = extract(path)
+    lines = extracted.lines
+    markdown = extracted.markdown
     paragraphs = paragraphs_of(lines, markdown=markdown)
-    roles, title_index = assign_roles(paragraphs, _load_sidecar(path, len(lines)))
+    sidecar = _load_sidecar(path, len(lines))
+    roles, title_index = assign_roles(paragraphs, sidecar)
     marked = list(paragraphs)
     for i, p in enumerate(paragraphs):
         if (
@@ -440,6 +444,7 @@ def load_document(path: Path, root: Path, min_chars: int = 200, max_chars: int =
     title = paragraphs[title_index].text.strip() if title_index is not None else None
     if title is None and markdown:
         title = next((_MD_HEADING.match(p.text).group(2) for p in paragraphs if p.heading_level == 1), None)  # type: ignore[union-attr]
+    title = title or extracted.title
     sections: list[str | None] = []
     current: str | None = None
     for i, p in enumerate(paragraphs):
@@ -451,8 +456,13 @@ def load_document(path: Path, root: Path, min_chars: int = 200, max_chars: int =
             current = heading.group(2) if heading else p.text.strip()
         sections.append(current if i != title_index else None)
     source = (Path(root.name) / path.relative_to(root)).as_posix()
-    passages = chunk(source, paragraphs, roles, sections, title, min_chars, max_chars)
-    return Document(source, path, lines, title, paragraphs, list(roles), sections, passages)
+    document = Document(source, path, lines, title, paragraphs, list(roles), sections, [], extracted.page_starts)
+    pages = [document.page_of(p.line_start) for p in paragraphs]
+    document.passages = chunk(source, paragraphs, roles, sections, title, min_chars, max_chars, pages)
+    # The sidecar changes roles without changing the file, so it is part of the file's hash.
+    sidecar_text = json.dumps(sidecar, sort_keys=True) if sidecar is not None else ""
+    document.digest = hashlib.sha256(f"{extracted.digest}\n{sidecar_text}".encode()).hexdigest()
+    return document
 
 
 def discover(seeds_dir: Path) -> list[Path]:
