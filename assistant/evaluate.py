@@ -1,0 +1,423 @@
+"""Evaluation against gold Q&A pairs: a dataset of cases and scorers as small functions.
+
+Shaped like pydantic_evals: `Dataset.load(path, documents)` → `dataset.evaluate(task, ...)` → `Report`
+(`.print()`, `.to_dict()`, `.markdown()`, in report.py), and `run(...)` for what `assistant eval` does.
+Every metric is deterministic and offline; docs/evaluation.md says what each one means.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from .answer import Answer
+from .documents import Document, Passage
+from .errors import ConfigError, DocumentError
+from .report import (
+    METRICS,
+    ItemResult,
+    Metric,
+    Report,
+    check,
+    compare_markdown,
+    plot,
+    run_dict,
+    summarize,
+    summary,
+    write_run,
+)
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+__all__ = [
+    "METRICS",
+    "Case",
+    "Context",
+    "Dataset",
+    "ItemResult",
+    "Metric",
+    "Pipeline",
+    "Report",
+    "Span",
+    "as_task",
+    "check",
+    "compare_markdown",
+    "plot",
+    "run",
+    "run_dict",
+    "summarize",
+    "summary",
+    "token_f1",
+    "write_run",
+]
+
+Embed = Callable[[list[str]], list[list[float]]]
+Task = Callable[["Case"], Answer]
+Scorer = Callable[["Context"], dict[str, float | None]]
+
+
+# -- the dataset -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Span:
+    """Where a gold quote occurs: a source file and an inclusive 1-based line range."""
+
+    source: str
+    line_start: int
+    line_end: int
+
+    def within(self, source: str, line_start: int, line_end: int) -> bool:
+        return source == self.source and line_start <= self.line_start and self.line_end <= line_end
+
+    def overlaps(self, source: str, line_start: int, line_end: int) -> bool:
+        return source == self.source and line_start <= self.line_end and self.line_start <= line_end
+
+
+@dataclass(frozen=True)
+class Case:
+    """One gold item: the question (and the conversation so far), the reference answer and its evidence."""
+
+    id: str
+    question: str
+    answer: str
+    evidence: tuple[str, ...]
+    type: str
+    answerable: bool
+    history: tuple[tuple[str, str], ...] = ()
+    spans: tuple[tuple[Span, ...], ...] = ()  # for each evidence quote, every place it occurs
+    line: int = 0
+
+
+def line_starts(lines: Sequence[str]) -> list[int]:
+    """Character offset where each line begins in `"\\n".join(lines)` (to map offsets back to lines)."""
+    starts, offset = [], 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    return starts
+
+
+def line_at(starts: Sequence[int], offset: int) -> int:
+    """The 1-based line that holds character `offset`."""
+    return bisect.bisect_right(starts, offset)
+
+
+def locate_quote(quote: str, documents: dict[str, Document]) -> tuple[Span, ...]:
+    """Every place `quote` occurs verbatim in the documents, as line ranges."""
+    spans = []
+    for doc in documents.values():
+        text, starts = "\n".join(doc.lines), line_starts(doc.lines)
+        at = text.find(quote)
+        while at >= 0 and quote:
+            spans.append(Span(doc.source, line_at(starts, at), line_at(starts, at + len(quote) - 1)))
+            at = text.find(quote, at + 1)
+    return tuple(spans)
+
+
+def parse_case(raw: str, where: str, documents: dict[str, Document]) -> Case:
+    """One gold line → a `Case` whose evidence is located in the documents; errors name the line."""
+    try:
+        item = json.loads(raw)
+    except ValueError as exc:
+        raise DocumentError(f"{where}: not valid JSON ({exc}). Fix or remove the line.") from None
+    if not isinstance(item, dict):
+        raise DocumentError(f"{where}: expected a JSON object, got {type(item).__name__}.")
+    problems = [
+        f"{key!r} must be {kind.__name__}"
+        for key, kind in (
+            ("id", str),
+            ("question", str),
+            ("answer", str),
+            ("type", str),
+            ("answerable", bool),
+            ("evidence", list),
+        )
+        if not isinstance(item.get(key), kind)
+    ]
+    if problems:
+        raise DocumentError(
+            f"{where}: {'; '.join(problems)} (fields: id, question, answer, evidence, type, "
+            "answerable, optional history)."
+        )
+    label = f"{where} ({item['id']})"
+    if not item["question"].strip():
+        raise DocumentError(f"{label}: the question is empty.")
+    evidence = item["evidence"]
+    if not all(isinstance(q, str) and q.strip() for q in evidence):
+        raise DocumentError(f"{label}: every evidence entry must be a non-empty string.")
+    if item["answerable"] and not evidence:
+        raise DocumentError(f"{label}: an answerable item needs at least one evidence quote.")
+    history = item.get("history") or []
+    if not isinstance(history, list) or not all(
+        isinstance(t, list) and len(t) == 2 and all(isinstance(s, str) for s in t) for t in history
+    ):
+        raise DocumentError(f"{label}: history must be a list of [question, answer] pairs.")
+    spans = []
+    for quote in evidence:
+        found = locate_quote(quote, documents)
+        if not found:
+            short = quote if len(quote) <= 80 else quote[:77] + "..."
+            raise DocumentError(
+                f"{label}: evidence quote “{short}” does not occur in the documents "
+                f"({', '.join(sorted(documents)) or 'none loaded'}). Copy it verbatim from the document."
+            )
+        spans.append(found)
+    return Case(
+        item["id"],
+        item["question"],
+        item["answer"],
+        tuple(evidence),
+        item["type"],
+        item["answerable"],
+        tuple((q, a) for q, a in history),
+        tuple(spans),
+    )
+
+
+@dataclass
+class Dataset:
+    """The gold cases of one file, validated against the documents they quote."""
+
+    cases: list[Case]
+    name: str = "gold"
+
+    @classmethod
+    def load(cls, path: Path, documents: dict[str, Document]) -> Dataset:
+        """Read a gold JSON Lines file; a malformed line or unknown quote is a `DocumentError` naming it."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DocumentError(f"Cannot read the gold file {path}: {exc}.") from None
+        cases, seen = [], set()
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            case = replace(parse_case(raw, f"{path} line {number}", documents), line=number)
+            if case.id in seen:
+                raise DocumentError(f"{path} line {number}: duplicate id {case.id!r}.")
+            seen.add(case.id)
+            cases.append(case)
+        if not cases:
+            raise DocumentError(f"The gold file {path} holds no items.")
+        return cls(cases, Path(path).name)
+
+    def limit(self, n: int | None) -> Dataset:
+        """The first `n` cases (all when `n` is None)."""
+        return self if n is None else Dataset(self.cases[:n], self.name)
+
+    def evaluate(
+        self,
+        task: Task | Pipeline,
+        *,
+        name: str,
+        documents: dict[str, Document],
+        k: int | None = None,
+        embed: Embed | None = None,
+        progress: bool = True,
+        config: dict[str, Any] | None = None,
+    ) -> Report:
+        """Run `task` (a Case → Answer function, or an `Assistant`/`Baseline`) on every case and score it.
+
+        k is the retrieval depth that recall@k scores; for a pipeline it defaults to what the pipeline
+        retrieves. A progress bar goes to stderr.
+        """
+        from tqdm import tqdm
+
+        if not callable(task):
+            pipeline = cast(Pipeline, task)
+            task, k = as_task(pipeline), k or pipeline_depth(pipeline)
+        if k is None:
+            raise ConfigError("Pass k, the number of passages the task retrieves, to score recall@k.")
+
+        if embed is None:
+            from .index import embedding_model
+
+            embed = embedding_model().embed_documents
+        items = []
+        for case in tqdm(self.cases, desc=name, unit="q", file=sys.stderr, disable=not progress):
+            answer = task(case)
+            ctx = Context(case, answer, documents, k, embed)
+            metrics: dict[str, float | None] = {}
+            for scorer in SCORERS:
+                metrics.update(scorer(ctx))
+            items.append(ItemResult(case, answer, metrics))
+        return Report(name, items, {"gold": self.name, "k": k, **(config or {})})
+
+
+class Pipeline(Protocol):
+    """Anything that answers like `Assistant.ask` (the assistant, the baseline)."""
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer: ...
+
+
+def as_task(pipeline: Pipeline) -> Task:
+    """A pipeline as a Case → Answer function (the conversation so far goes in as history)."""
+    return lambda case: pipeline.ask(case.question, list(case.history) or None)
+
+
+def pipeline_depth(pipeline: Pipeline) -> int:
+    """How many passages a pipeline retrieves: `.k` (baseline) or `settings.top_k` (assistant)."""
+    depth = getattr(pipeline, "k", None) or getattr(getattr(pipeline, "settings", None), "top_k", None)
+    if not isinstance(depth, int):
+        raise ConfigError(f"Cannot tell how many passages {type(pipeline).__name__} retrieves; pass k.")
+    return depth
+
+
+# -- scorers -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Context:
+    """What a scorer sees: the case, the pipeline's answer, the documents and the retrieval depth k."""
+
+    case: Case
+    answer: Answer
+    documents: dict[str, Document]
+    k: int
+    embed: Embed
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def covers(passage: Passage, quote: str, spans: Sequence[Span]) -> bool:
+    """A passage holds a quote when the quote's lines lie inside the passage's and its text is really there.
+
+    Why the text check: a long line may be split over several passages, each claiming the whole line.
+    """
+    inside = any(s.within(passage.source, passage.line_start, passage.line_end) for s in spans)
+    return inside and _squash(quote) in _squash(passage.text)
+
+
+def score_retrieval(ctx: Context) -> dict[str, float | None]:
+    """Evidence recall@k, reciprocal rank of the first passage with evidence, characters retrieved."""
+    top = [r.passage for r in ctx.answer.retrieved[: ctx.k]]
+    quotes = list(zip(ctx.case.evidence, ctx.case.spans, strict=True))
+    found = sum(1 for q, spans in quotes if any(covers(p, q, spans) for p in top))
+    rank = next((i for i, p in enumerate(top, 1) if any(covers(p, q, s) for q, s in quotes)), None)
+    return {
+        "evidence_total": float(len(quotes)),
+        "evidence_found": float(found),
+        "recall_at_k": found / len(quotes) if quotes else None,
+        "reciprocal_rank": (1.0 / rank if rank else 0.0) if quotes else None,
+        "chars_retrieved": float(sum(len(p.text) for p in top)),
+    }
+
+
+def score_citations(ctx: Context) -> dict[str, float | None]:
+    """Citations whose lines overlap gold evidence, and those whose quote is verbatim in the cited lines."""
+    from .cite import verify
+
+    spans = [s for group in ctx.case.spans for s in group]
+    cits = ctx.answer.citations
+    on = sum(1 for c in cits if any(s.overlaps(c.source, c.line_start, c.line_end) for s in spans))
+    ok = sum(1 for c in cits if (d := ctx.documents.get(c.source)) is not None and verify(c, d))
+    return {
+        "citations": float(len(cits)),
+        "citations_on_evidence": float(on),
+        "citations_verified": float(ok),
+        "cited_evidence": float(on > 0) if ctx.case.answerable else None,
+    }
+
+
+def score_refusal(ctx: Context) -> dict[str, float | None]:
+    """Whether the pipeline refused (right for unanswerable items, wrong for answerable ones)."""
+    return {"refused": float(ctx.answer.refused)}
+
+
+_PUNCT = re.compile(r"[^\w\s]")
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def answer_tokens(text: str) -> list[str]:
+    """SQuAD-style normalisation: lower case, no punctuation, no articles."""
+    return [t for t in _PUNCT.sub(" ", text.lower().replace("’", "'").replace("'", "")).split() if t not in _ARTICLES]
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """Harmonic mean of token precision and recall against the reference answer."""
+    pred, ref = answer_tokens(prediction), answer_tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    same = sum((Counter(pred) & Counter(ref)).values())
+    if not same:
+        return 0.0
+    precision, recall = same / len(pred), same / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0 when either is zero)."""
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def score_answer(ctx: Context) -> dict[str, float | None]:
+    """Token F1 and MiniLM cosine similarity of the answer text against the reference answer."""
+    got, ref = ctx.embed([ctx.answer.answer, ctx.case.answer])
+    return {"token_f1": token_f1(ctx.answer.answer, ctx.case.answer), "similarity": cosine(got, ref)}
+
+
+def score_latency(ctx: Context) -> dict[str, float | None]:
+    """Seconds to the first token and in total, as the pipeline measured them."""
+    return {
+        "first_token_s": ctx.answer.timings.get("first_token_s"),
+        "total_s": ctx.answer.timings.get("total_s"),
+    }
+
+
+SCORERS: tuple[Scorer, ...] = (score_retrieval, score_citations, score_refusal, score_answer, score_latency)
+
+
+def default_out(gold: Path) -> Path:
+    """eval/runs/<timestamp>/ next to the gold file."""
+    return Path(gold).parent / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def run(
+    gold: str | Path,
+    *,
+    pipelines: Sequence[str] = ("assistant",),
+    out: str | Path | None = None,
+    k: int | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> tuple[list[Report], Path]:
+    """What `assistant eval` does: validate the gold file, run each pipeline on it, write the reports."""
+    from .baseline import Baseline
+    from .core import Assistant
+    from .index import load_corpus
+
+    if k is not None:
+        overrides["top_k"] = k
+    assistant = Assistant(settings, **{key: v for key, v in overrides.items() if v is not None})
+    documents = {d.source: d for d in load_corpus(assistant.settings).documents}
+    dataset = Dataset.load(Path(gold), documents).limit(limit)
+    folder = Path(out) if out else default_out(Path(gold))  # named by when the run started
+    if "assistant" in pipelines:
+        _ = assistant.retriever  # why: loading the index and MiniLM must not be billed to the first question
+    assistant.chat.invoke("Reply with OK.")  # same for loading the LLM
+    chosen: dict[str, Pipeline] = {"assistant": assistant}
+    if "baseline" in pipelines:
+        baseline = Baseline(assistant.settings, chat=assistant.chat, k=k or 4)
+        baseline.build()  # why: building its store must not be billed to the first question either
+        chosen["baseline"] = baseline
+    if unknown := set(pipelines) - set(chosen):
+        raise ConfigError(f"Unknown pipeline(s) {sorted(unknown)}; use assistant or baseline.")
+    config = {"llm": assistant.settings.llm, "gold_path": str(gold)}
+    reports = [
+        dataset.evaluate(chosen[name], name=name, documents=documents, progress=progress, config=config)
+        for name in pipelines
+    ]
+    return reports, write_run(reports, folder)
