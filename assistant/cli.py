@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -55,19 +56,33 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--rebuild", is_flag=True, help="Rebuild from scratch even if the index is current.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--watch", is_flag=True, help="Keep running; re-index whenever a file in seeds/ changes.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between polls.")
 @_friendly
-def index(rebuild: bool, as_json: bool) -> None:
-    """Build or update the index from seeds/.
+def index(rebuild: bool, as_json: bool, watch: bool, interval: float) -> None:
+    """Build or update the index from seeds/ (.txt, .md, .html, .pdf, recursively).
 
+    With --watch it keeps polling seeds/ and re-indexes only what changed; a running `assistant serve`
+    picks the new index up at its next question. Set ASSISTANT_CHROMA_URL to index into a Chroma server.
+
+    \b
     Example: assistant index --rebuild
+    Example: assistant index --watch --interval 5
     """
-    report = _assistant().index(rebuild=rebuild, progress=None if as_json else click.echo)
+    assistant = _assistant()
+    report = assistant.index(rebuild=rebuild, progress=None if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(f"Index {report.action}: {report.passages} passages from {report.documents} document(s).")
     for name, why in report.skipped.items():
         click.echo(f"Warning: skipped {name}: {why}", err=True)
+    if watch:
+        from .index import watch as watch_seeds
+
+        click.echo(f"Watching {assistant.settings.seeds_dir} every {interval:g}s; Ctrl-C stops.", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            watch_seeds(assistant.settings, interval, progress=lambda line: click.echo(line, err=as_json))
 
 
 @main.command()
@@ -143,6 +158,66 @@ def serve(host: str | None, port: int | None, llm: str | None) -> None:
     from .ui import launch
 
     launch(_assistant(llm=llm, host=host, port=port))
+
+
+def _gates(func: F) -> F:
+    """--min-METRIC / --max-METRIC options for every metric of the report (hidden; eval's help names them)."""
+    from .report import METRICS
+
+    for key, bound in [(key, bound) for key in METRICS for bound in ("min", "max")]:
+        flag = f"--{bound}-{key.replace('_', '-')}"
+        func = click.option(flag, f"{bound}_{key}", type=float, hidden=True)(func)
+    return func
+
+
+@main.command(name="eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder [eval/runs/<timestamp>/].")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
+@click.option("--pipeline", type=click.Choice(["assistant", "baseline"]), default="assistant", help="Pipeline to run.")
+@click.option("--compare", is_flag=True, help="Run the assistant and the baseline side by side.")
+@click.option("--k", type=int, default=None, help="Passages per question [6; baseline 4].")
+@click.option("--limit", type=int, default=None, help="Only the first N gold items.")
+@click.option("--llm", type=click.Choice(["local", "openai", "fake"]), default=None, help="LLM backend.")
+@_gates
+@_friendly
+def eval_(gold: str, out: str | None, as_json: bool, pipeline: str, compare: bool, **options: Any) -> None:
+    """Score the assistant (or the baseline) on gold Q&A pairs; write the reports, items and a chart.
+
+    --min-METRIC=VALUE / --max-METRIC=VALUE turn it into a CI gate (exit 1 naming the metric) for any
+    metric of the report (see docs/evaluation.md), e.g.:
+
+    \b
+    Example: assistant eval eval/dev.jsonl --compare
+    Example: assistant eval eval/dev.jsonl --min-citation-precision 0.8 --max-total-p95 30
+    """
+    from .evaluate import check, run, run_dict, summary
+
+    gates = {key: options.pop(key) for key in list(options) if key.startswith(("min_", "max_"))}
+    names = ("assistant", "baseline") if compare else (pipeline,)
+    reports, folder = run(gold, pipelines=names, out=out, **options)
+    click.echo(json.dumps(run_dict(reports), indent=2) if as_json else summary(reports, folder))
+    if failed := check(reports[0], gates):
+        click.echo("Gate failed: " + "; ".join(failed), err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="Under two minutes: fewer questions and runs, 10 documents only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress goes to stderr).")
+@_friendly
+def bench(quick: bool, as_json: bool) -> None:
+    """Measure cold start, answer latency, retrieval, index build and memory; compare with the baseline.
+
+    A full run takes about 30 minutes and writes docs/performance.png; see docs/performance.md.
+
+    Example: assistant bench --quick --json
+    """
+    from .bench import BenchOptions, format_report, run
+
+    say = functools.partial(click.echo, err=True)
+    results = run(BenchOptions.quick(progress=say) if quick else BenchOptions(progress=say))
+    click.echo(json.dumps(results, indent=2, ensure_ascii=False) if as_json else format_report(results))
 
 
 if __name__ == "__main__":

@@ -217,7 +217,8 @@ class ExtractiveFakeChat(BaseChatModel):
         match = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n\[2\]|\Z)", prompt, flags=re.MULTILINE | re.DOTALL)
         if not match:
             return "I don't know."
-        longest = max(match.group(1).splitlines(), key=len)  # skip a heading line
+        lines = [line.removeprefix("> ") for line in match.group(1).splitlines()]  # lines may come quoted
+        longest = max(lines, key=len)  # skip a heading line
         sentence = split_sentences(longest.strip())[0]
         return f"{sentence} [1]"
 

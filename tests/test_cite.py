@@ -89,7 +89,10 @@ def test_refusal_keeps_supported_context() -> None:
     doc = _doc()
     g = ground(
         "The document does not say what was agreed. The editor says the talks ended without a statement [1].",
-        _retrieved(doc), {doc.source: doc}, _embed, 0.45,
+        _retrieved(doc),
+        {doc.source: doc},
+        _embed,
+        0.45,
     )
     assert g.refused and g.text.startswith(REFUSAL_TEXT) and g.citations
 
@@ -112,11 +115,19 @@ def test_claim_using_a_question_word_no_passage_has_is_suspect() -> None:
     doc = _doc()
     g = ground(
         "The editor says the talks ended without a statement [1].",
-        _retrieved(doc), {doc.source: doc}, _embed, 0.45, question="What did they agree on at the talks?",
+        _retrieved(doc),
+        {doc.source: doc},
+        _embed,
+        0.45,
+        question="What did they agree on at the talks?",
     )
     assert not g.suspect
     g = ground(
         "They agreed that the talks ended without a statement [1].",
-        _retrieved(doc), {doc.source: doc}, _embed, 0.45, question="What did they agree on at the talks?",
+        _retrieved(doc),
+        {doc.source: doc},
+        _embed,
+        0.45,
+        question="What did they agree on at the talks?",
     )
     assert g.suspect and not g.refused

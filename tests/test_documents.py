@@ -83,8 +83,11 @@ def test_bad_sidecar_is_a_clear_error(seeds: Path) -> None:
 def test_article_without_comments_stays_author(tmp_path: Path) -> None:
     text = "\n".join(
         ["By Ann Lee, reporter", "A Plain Report"]
-        + [f"Paragraph {i} describes the measured growth of the regional economy in formal terms, "
-           f"with figures from the statistics office and careful analysis of section {i}." for i in range(12)]
+        + [
+            f"Paragraph {i} describes the measured growth of the regional economy in formal terms, "
+            f"with figures from the statistics office and careful analysis of section {i}."
+            for i in range(12)
+        ]
     )
     (tmp_path / "a.txt").write_text(text)
     doc = load_document(tmp_path / "a.txt", tmp_path)

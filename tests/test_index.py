@@ -46,7 +46,9 @@ def test_corrupt_store_is_detected_and_rebuilt(settings: Settings) -> None:
     assert open_store(settings).get()["ids"]
 
 
-def test_crash_during_build_keeps_previous_index(settings: Settings, monkeypatch: pytest.MonkeyPatch, seeds: Path) -> None:
+def test_crash_during_build_keeps_previous_index(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, seeds: Path
+) -> None:
     ensure_index(settings)
     before = Manifest.read(store_dir(settings) / "manifest.json")
     (seeds / "extra.md").write_text("# Tea\n\nGreen tea is steamed.\n")

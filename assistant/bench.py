@@ -1,0 +1,480 @@
+"""`assistant bench`: what a user waits for on this machine, each figure a median over several runs.
+
+Cold start (a fresh process until its first answer; until the chat page is up and its models are loaded),
+warm answers (time to first token, total, generation speed, prompt size in the LLM's own tokens), retrieval
+alone, the index build for the seed and for synthetic corpora of 10, 100 and 1,000 documents (the seed's
+paragraphs shuffled, so each has the seed's size), and peak RSS of the serving process, all for the
+assistant and, in the same run, for the baseline recipe (`assistant.baseline`). `benchmarks/run.py` is the
+script form with every knob; docs/performance.md holds the published numbers and the command behind them.
+
+The single measurements are in `assistant.probes`; this module runs them, shapes the JSON and draws the chart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .probes import (
+    Contention,
+    Tokens,
+    ask_assistant,
+    ask_baseline,
+    build_baseline_index,
+    build_seed_index,
+    cold_answer,
+    dev_questions,
+    load_avg,
+    median,
+    rounded,
+    scale_point,
+    summarise_answers,
+    synthetic_corpus,
+    time_retrieval,
+    ui_cold_start,
+    wait_for_quiet,
+)
+from .settings import PROJECT_ROOT, Settings
+
+#: The keys `assistant bench --json` always prints (None when a part was skipped).
+KEYS = (
+    "cold_first_answer_s",
+    "ttft_s_p50",
+    "total_s_p50",
+    "tokens_per_s",
+    "retrieval_ms_p50",
+    "retrieval_ms_p95",
+    "index_seed_s",
+    "rss_mb_peak",
+)
+#: The budgets of issue 6: (key, limit, what it means). All are upper bounds.
+TARGETS = (
+    ("ttft_s_p50", 2.0, "warm time to first token ≤ 2 s"),
+    ("total_s_p50", 8.0, "warm answer total ≤ 8 s"),
+    ("retrieval_ms_p50", 25.0, "retrieval p50 ≤ 25 ms (seed)"),
+    ("retrieval_ms_p50_1000", 60.0, "retrieval p50 ≤ 60 ms at 1,000 documents"),
+    ("index_seed_s", 3.0, "seed index build ≤ 3 s after model load"),
+    ("rss_mb_peak", 3072.0, "peak RSS of the serving app ≤ 3 GiB"),
+    ("ui_ready_s", 15.0, "cold start → UI ready (models loaded) ≤ 15 s"),
+)
+GIB = 1024.0
+
+
+@dataclass
+class BenchOptions:
+    """What to measure and how often. `BenchOptions.quick()` fits in about two minutes."""
+
+    llm: str = "local"
+    questions: int = 8  # answerable dev questions for the warm answers
+    runs: int = 2  # passes over those questions
+    cold_runs: int = 3  # fresh processes per pipeline
+    index_runs: int = 3  # seed index (re)builds per pipeline
+    retrieval_runs: int = 5  # passes over the dev questions for retrieval alone
+    sizes: tuple[int, ...] = (10, 100, 1000)  # synthetic corpora (documents)
+    ui_questions: int = 2  # questions asked through the served UI before reading its peak RSS
+    baseline: bool = True
+    cold: bool = True
+    ui: bool = True
+    isolate: bool = True  # each corpus size in its own process (memory per size is then meaningful)
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    gold: Path = PROJECT_ROOT / "eval" / "dev.jsonl"
+    work_dir: Path | None = None  # default: a temporary folder, removed afterwards
+    results_dir: Path | None = PROJECT_ROOT / "benchmarks" / "results"
+    chart: Path | None = PROJECT_ROOT / "docs" / "performance.png"
+    vectors: Path | None = PROJECT_ROOT / "benchmarks" / "results" / "vectors.npz"
+    quiet_wait: float = 0.0  # before each timed part, wait up to this many seconds for a quiet machine
+    quiet_limit: float = 0.15  # "quiet": other processes use under this share of the CPU
+    quick_mode: bool = False
+    progress: Callable[[str], None] | None = field(default=None, repr=False)
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> BenchOptions:
+        """Fewer questions and runs, the 10-document corpus only; the chart goes to results/, not docs/."""
+        results = overrides.get("results_dir", PROJECT_ROOT / "benchmarks" / "results")
+        base = cls(
+            questions=2,
+            runs=1,
+            cold_runs=1,
+            index_runs=2,
+            retrieval_runs=3,
+            sizes=(10,),
+            ui_questions=1,
+            chart=results / "performance-quick.png" if results else None,
+            quick_mode=True,
+        )
+        return replace(base, **overrides)
+
+
+# -- the corpus-size curve -------------------------------------------------------------------------------------
+def scale_curve(
+    options: BenchOptions, work: Path, questions: Sequence[str], settle: Callable[[], None] = lambda: None
+) -> list[dict[str, Any]]:
+    """One point per corpus size (each in its own process unless `isolate` is off)."""
+    points = []
+    for n in options.sizes:
+        settle()
+        _say(options, f"corpus of {n} documents ...")
+        seeds = synthetic_corpus(options.seeds_dir, work / f"corpus-{n}", n)
+        index_dir = work / f"corpus-{n}" / "index"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        vectors = str(options.vectors) if options.vectors else None
+        if options.isolate:
+            args = json.dumps(
+                {"seeds": str(seeds), "index": str(index_dir), "questions": list(questions), "vectors": vectors}
+            )
+            code = f"from assistant.probes import scale_child; scale_child({args!r})"
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+            if done.returncode != 0:
+                raise RuntimeError(f"corpus of {n} failed: {done.stderr[-800:]}")
+            point = json.loads(done.stdout.strip().splitlines()[-1])
+        else:
+            point = scale_point(seeds, index_dir, questions, options.vectors)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        points.append(point)
+        _say(options, f"  {n} docs: build {point['build_s']} s, query p50 {point['query_ms_p50']} ms")
+    return points
+
+
+def project_builds(points: list[dict[str, Any]], passages_per_s: float | None) -> None:
+    """Add `build_distinct_s`: the build if every passage were new text (parse + store + embedding)."""
+    for p in points:
+        if passages_per_s:
+            p["build_distinct_s"] = rounded(p["parse_s"] + p["store_s"] + p["passages"] / passages_per_s, 0)
+
+
+# -- the whole run ---------------------------------------------------------------------------------------------
+def _say(options: BenchOptions, message: str) -> None:
+    if options.progress:
+        options.progress(f"[bench {time.strftime('%H:%M:%S')} load {load_avg():.1f}] {message}")
+
+
+def run(options: BenchOptions | None = None) -> dict[str, Any]:
+    """Measure everything the options ask for; returns the results dict (see `KEYS`), also saved as JSON."""
+    options = options or BenchOptions()
+    temporary = options.work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="assistant-bench-")) if temporary else Path(options.work_dir or "")
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        results = _run(options, work)
+    finally:
+        if temporary:
+            shutil.rmtree(work, ignore_errors=True)
+    _save(results, options)
+    return results
+
+
+def _run(options: BenchOptions, work: Path) -> dict[str, Any]:
+    from .baseline import Baseline
+    from .core import Assistant
+    from .index import embedding_model
+
+    seeds = work / "seeds"
+    shutil.rmtree(seeds, ignore_errors=True)
+    shutil.copytree(options.seeds_dir, seeds)
+    settings = Settings(
+        seeds_dir=seeds,
+        index_dir=work / "index",
+        llm=options.llm,  # type: ignore[arg-type]
+        feedback_file=work / "feedback" / "feedback.jsonl",
+    )
+    questions = dev_questions(options.gold, options.questions)
+    all_questions = dev_questions(options.gold, None, answerable=None)
+    results: dict[str, Any] = {
+        "command": " ".join(["assistant bench", *(["--quick"] if options.quick_mode else [])]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform},
+        "llm": options.llm,
+        "load_avg": {"start": load_avg()},
+        "questions": questions,
+    }
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    busy: dict[str, Any] = {}  # share of the CPU other processes used during each part
+    results["others_cpu"] = busy
+
+    def step(name: str, message: str) -> None:  # the load average at the start of each part, for the record
+        results["load_avg"][name] = load_avg()
+        _say(options, message)
+
+    def settle() -> None:  # on a shared machine: let other processes' bursts pass before a timed part
+        if options.quiet_wait > 0:
+            results["waited_s"] = results.get("waited_s", 0) + wait_for_quiet(options.quiet_limit, options.quiet_wait)
+
+    def timed(name: str, measure: Callable[[], Any]) -> Any:
+        settle()
+        with Contention() as c:
+            out = measure()
+        busy[name] = c.others
+        return out
+
+    step("embedding_model", "loading the embedding model ...")
+    started = time.perf_counter()
+    embedding_model().embed_query("warm up")
+    a["embedding_load_s"] = rounded(time.perf_counter() - started)
+
+    step("index", "seed index builds ...")
+    a.update(timed("index", lambda: build_seed_index(settings, options.index_runs)))
+    if options.baseline:
+        b.update(timed("index_baseline", lambda: build_baseline_index(settings, work, options.index_runs)))
+
+    assistant = Assistant(settings)
+    baseline = Baseline(settings, chat=None) if options.baseline else None
+    step("retrieval", "retrieval alone ...")
+    _ = assistant.retriever  # open the store first: a server does that once
+    search = assistant.retriever.search
+    a.update(
+        timed(
+            "retrieval",
+            lambda: time_retrieval(lambda q: search(q, settings.top_k), all_questions, options.retrieval_runs),
+        )
+    )
+    if baseline is not None:
+        baseline.build()
+        store = baseline.store
+        b.update(
+            timed(
+                "retrieval_baseline",
+                lambda: time_retrieval(
+                    lambda q: store.similarity_search_with_score(q, k=baseline.k), all_questions,
+                    options.retrieval_runs,
+                ),
+            )
+        )  # fmt: skip
+
+    step("llm_load", "loading the LLM ...")
+    started = time.perf_counter()
+    chat = assistant.chat
+    tokens = Tokens(chat)
+    a["llm_load_s"] = rounded(time.perf_counter() - started)
+    results["token_unit"] = tokens.unit
+    if tokens.llama is not None:  # page the weights in, so the first timed answer is a warm one
+        tokens.llama.create_completion("Hello", max_tokens=1)
+
+    def answers(ask: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
+        records = []
+        for q in [q for _ in range(options.runs) for q in questions]:
+            settle()
+            with Contention() as c:
+                record = ask(q)
+            records.append(record | {"others_cpu": c.others})
+        return records
+
+    step("warm_answers", f"warm answers: {len(questions)} questions x {options.runs} ...")
+    a_records = answers(lambda q: ask_assistant(assistant, q, tokens))
+    a.update(summarise_answers(a_records))
+    busy["warm_answers"] = median([r["others_cpu"] for r in a_records])
+    results["answers"] = {"assistant": a_records}
+    if baseline is not None:
+        baseline._chat = chat  # one loaded model for both
+        b_records = answers(lambda q: ask_baseline(baseline, q, tokens))
+        b.update(summarise_answers(b_records))
+        busy["warm_answers_baseline"] = median([r["others_cpu"] for r in b_records])
+        results["answers"]["baseline"] = b_records
+
+    if options.cold:
+        for name, part in (("assistant", a), ("baseline", b)):
+            if name == "baseline" and baseline is None:
+                continue
+            step(f"cold_{name}", f"cold start of the {name}: {options.cold_runs} fresh process(es) ...")
+            runs = []
+            for _ in range(options.cold_runs):
+                settle()
+                with Contention() as c:
+                    runs.append(cold_answer(settings, name, questions[0]) | {"others_cpu": 0.0})
+                runs[-1]["others_cpu"] = c.others
+            busy[f"cold_{name}"] = median([r["others_cpu"] for r in runs])
+            part["cold_first_answer_s"] = rounded(median([r["first_answer_s"] for r in runs]))
+            part["cold_rss_mb"] = rounded(median([r["peak_rss_mb"] for r in runs]), 0)
+            part["cold_runs"] = runs
+    if options.ui:
+        step("ui", "cold start of the UI (assistant serve) ...")
+        a.update(timed("ui", lambda: ui_cold_start(settings, questions[: max(1, options.ui_questions)])))
+    if baseline is not None and "cold_rss_mb" in b:
+        b["rss_mb_peak"] = b["cold_rss_mb"]  # no UI of its own: the peak of its answering process
+
+    results["load_avg"]["scaling"] = load_avg()
+    results["scaling"] = scale_curve(options, work, all_questions[:20], settle) if options.sizes else []
+    for point in results["scaling"]:
+        busy[f"scale_{point['documents']}"] = point.get("others_cpu")
+    project_builds(results["scaling"], a.get("passages_per_s"))
+    results["load_avg"]["end"] = load_avg()
+    return _shape(results, a, b)
+
+
+def _shape(results: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The JSON contract: the headline keys at the top, the rest under `assistant`/`baseline`."""
+    for key in KEYS:
+        results[key] = a.get(key)
+    thousand = next((p for p in results.get("scaling", []) if p["documents"] == 1000), None)
+    results["retrieval_ms_p50_1000"] = thousand["query_ms_p50"] if thousand else None
+    results["ui_up_s"], results["ui_ready_s"] = a.get("ui_up_s"), a.get("ui_ready_s")
+    results["baseline"] = ({key: b.get(key) for key in KEYS} | b) if b else {}
+    results["assistant"] = a
+    ratios = {}
+    for key in (*KEYS, "prompt_tokens_p50", "cold_rss_mb"):
+        if a.get(key) and b.get(key) and key != "rss_mb_peak":
+            ratios[key] = rounded(a[key] / b[key])
+    results["ratios"] = ratios  # assistant / baseline: > 1 means the assistant takes more
+    results["targets"] = [
+        {
+            "key": key,
+            "limit": limit,
+            "what": what,
+            "value": results.get(key),
+            "ok": None if results.get(key) is None else results[key] <= limit,
+        }
+        for key, limit, what in TARGETS
+    ]
+    return results
+
+
+def _save(results: dict[str, Any], options: BenchOptions) -> None:
+    if options.results_dir:
+        options.results_dir.mkdir(parents=True, exist_ok=True)
+        name = ("quick-" if options.quick_mode else "full-") + time.strftime("%Y%m%d-%H%M%S") + ".json"
+        path = options.results_dir / name
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+        results["saved"] = str(path)
+    if options.chart and results.get("scaling"):
+        save_chart(results["scaling"], options.chart)
+        results["chart"] = str(options.chart)
+
+
+# -- output ---------------------------------------------------------------------------------------------------
+def save_chart(points: list[dict[str, Any]], path: Path) -> None:
+    """Build time, index size, query latency and memory against the number of documents (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs = [p["documents"] for p in points]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    panels = [
+        (
+            axes[0][0],
+            "Index build (s)",
+            [
+                ("store_s", "parse + Chroma write (measured)"),
+                ("build_distinct_s", "+ embedding every passage (projected)"),
+            ],
+        ),
+        (axes[0][1], "Index on disk (MiB)", [("index_mb", "Chroma store")]),
+        (
+            axes[1][0],
+            "Query latency (ms)",
+            [
+                ("query_ms_p50", "p50, question embedded"),
+                ("query_ms_p95", "p95, question embedded"),
+                ("search_ms_p50", "p50, question vector cached"),
+            ],
+        ),
+        (
+            axes[1][1],
+            "Memory (MiB)",
+            [("index_rss_mb", "RSS added by the open index"), ("rss_mb_peak", "peak RSS of the process")],
+        ),
+    ]
+    for ax, title, series in panels:
+        for key, label in series:
+            ys = [p.get(key) for p in points]
+            if any(y is not None for y in ys):
+                ax.plot(docs, [float("nan") if y is None else y for y in ys], marker="o", label=label)
+        ax.set_title(title)
+        ax.set_xscale("log")
+        ax.set_xlabel("documents (each the seed's size)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Cost as the corpus grows (2-core CPU)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """Markdown tables: headline figures with the baseline and the targets, then the corpus curve."""
+    a, b = results.get("assistant", {}), results.get("baseline", {})
+    limits = {t["key"]: t for t in results.get("targets", [])}
+    rows = [
+        ("cold start → first answer (s)", "cold_first_answer_s"),
+        ("cold start → UI page up (s)", "ui_up_s"),
+        ("cold start → UI ready, models loaded (s)", "ui_ready_s"),
+        ("warm time to first token p50 (s)", "ttft_s_p50"),
+        ("warm total p50 (s)", "total_s_p50"),
+        ("warm total p95 (s)", "total_s_p95"),
+        ("generation (tokens/s)", "tokens_per_s"),
+        ("prompt size p50 (tokens)", "prompt_tokens_p50"),
+        ("answer length p50 (tokens)", "answer_tokens_p50"),
+        ("grounding + check after generation p50 (s)", "after_generation_s_p50"),
+        ("retrieval alone p50 (ms)", "retrieval_ms_p50"),
+        ("retrieval alone p95 (ms)", "retrieval_ms_p95"),
+        ("retrieval p50 at 1,000 documents (ms)", "retrieval_ms_p50_1000"),
+        ("seed index build (s)", "index_seed_s"),
+        ("seed index on disk (MiB)", "index_mb"),
+        ("peak RSS, serving app (MiB)", "rss_mb_peak"),
+        ("peak RSS, one-shot answering process (MiB)", "cold_rss_mb"),
+    ]
+    lines = [
+        "Load average (1 min) at the start of each part: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in results["load_avg"].items())
+        + f"; LLM: {results.get('llm')}; tokens: {results.get('token_unit')}.",
+        "",
+        "CPU share used by other processes during each part (0 = the benchmark had the machine alone, "
+        "1 = others kept both cores busy): "
+        + ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in results.get("others_cpu", {}).items())
+        + (f"; waited {results['waited_s']:.0f} s for quiet moments." if results.get("waited_s") else "."),
+        "",
+        "| measure | assistant | baseline | assistant ÷ baseline | target | holds? |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for label, key in rows:
+        value = results[key] if key in results else a.get(key)
+        base = b.get(key) if key != "rss_mb_peak" else None
+        ratio = results.get("ratios", {}).get(key)
+        target = limits.get(key)
+        holds = "–" if not target or target["ok"] is None else ("yes" if target["ok"] else "**no**")
+        lines.append(
+            f"| {label} | {_fmt(value)} | {_fmt(base)} | {_fmt(ratio)} | "
+            f"{'≤ ' + _fmt(target['limit']) if target else ''} | {holds} |"
+        )
+    for name, part in (("assistant", a), ("baseline", b)):
+        if part.get("cold_runs"):
+            phases = part["cold_runs"][len(part["cold_runs"]) // 2]["phases_s"]
+            steps = ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in phases.items())
+            lines += ["", f"Cold start of the {name}, seconds from process start at the end of each step: {steps}."]
+    if results.get("scaling"):
+        lines += [
+            "",
+            "| documents | passages | parse (s) | embedded now | embed (s) | store (s) | build, all distinct "
+            "(s, projected) | disk (MiB) | open (s) | query p50 / p95 (ms) | cached-vector search p50 (ms) | "
+            "dense / BM25 p50 (ms) | index RSS (MiB) | peak RSS (MiB) | load |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for p in results["scaling"]:
+            lines.append(
+                f"| {p['documents']:,} | {p['passages']:,} | {_fmt(p['parse_s'])} | {p['embedded']:,} | "
+                f"{_fmt(p['embed_s'])} | {_fmt(p['store_s'])} | {_fmt(p.get('build_distinct_s'))} | "
+                f"{_fmt(p['index_mb'])} | {_fmt(p['open_s'])} | {_fmt(p['query_ms_p50'])} / "
+                f"{_fmt(p['query_ms_p95'])} | {_fmt(p['search_ms_p50'])} | {_fmt(p.get('dense_ms_p50'))} / "
+                f"{_fmt(p.get('bm25_ms_p50'))} | {_fmt(p['index_rss_mb'])} | "
+                f"{_fmt(p['rss_mb_peak'])} | {p['load_before']}→{p['load_after']} |"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""The benchmark runs end to end on a tiny corpus with the fake LLM, so it does not rot between real runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from assistant.bench import KEYS, BenchOptions, format_report, run
+from assistant.probes import percentile, synthetic_corpus, wait_for_quiet
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "000_b8aa54d3edd41c2c.txt"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """The seed's first 30 lines: editor's note, byline and the article's opening."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    lines = SEED.read_text(encoding="utf-8").splitlines()[:30]
+    (folder / "tiny.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def gold(tmp_path: Path) -> Path:
+    """Three dev questions, one of them unanswerable (used for retrieval only)."""
+    rows = [json.loads(line) for line in (ROOT / "eval" / "dev.jsonl").read_text().splitlines()[:4]]
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["id"] != "q003"), encoding="utf-8")
+    return path
+
+
+def test_percentiles_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 21)]  # 1..20
+    assert percentile(values, 0.5) == 11.0 and percentile(values, 0.95) == 19.0
+    assert percentile([], 0.5) is None
+
+
+def test_waiting_for_quiet_is_bounded() -> None:
+    assert 1.9 <= wait_for_quiet(limit=1.01, timeout=10) < 5  # everything counts as quiet: two 1-s samples
+    assert wait_for_quiet(limit=0.0, timeout=1) <= 2.5  # nothing is quieter than 0: gives up at the timeout
+
+
+def test_synthetic_corpus_shuffles_the_seed_paragraphs(tiny: Path, tmp_path: Path) -> None:
+    seeds = synthetic_corpus(tiny, tmp_path / "c3", 3)
+    docs = sorted(seeds.glob("doc*.txt"))
+    paragraphs = sorted(line for line in (tiny / "tiny.txt").read_text().split("\n") if line.strip())
+    assert len(docs) == 3
+    assert all(sorted(d.read_text().strip().split("\n")) == paragraphs for d in docs)
+    assert docs[0].read_text() != docs[1].read_text()
+
+
+def test_script_quick_run_with_the_fake_llm(
+    tiny: Path, gold: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--quick", "--json", "--llm", "fake", "--seeds", str(tiny), "--gold", str(gold), "--sizes", "2",
+            "--no-cold", "--no-ui",
+            "--no-isolate", "--questions", "2", "--index-runs", "1", "--retrieval-runs", "1",
+            "--results", str(tmp_path / "results"), "--chart", str(tmp_path / "curve.png"),
+            "--vectors", str(tmp_path / "vectors.npz")]  # fmt: skip
+    assert _script().main(argv) == 0
+    results = json.loads(capsys.readouterr().out)
+    for key in KEYS:
+        assert key in results and key in results["baseline"], key
+    assert results["ttft_s_p50"] > 0 and results["index_seed_s"] > 0
+    assert results["retrieval_ms_p50"] <= results["retrieval_ms_p95"]
+    assert results["assistant"]["answers"] == 2 and results["ratios"]["total_s_p50"] > 0
+    assert 0 <= results["others_cpu"]["warm_answers"] <= 1  # how disturbed each part was, for the record
+    [point] = results["scaling"]
+    assert point["documents"] == 2 and point["passages"] > 0 and point["index_mb"] > 0
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+    assert json.loads(Path(results["saved"]).read_text())["llm"] == "fake"
+    assert (tmp_path / "vectors.npz").exists()  # a second run embeds nothing again
+    report = format_report(results)
+    assert "| warm total p50 (s) |" in report and "| 2 |" in report
+
+
+@pytest.mark.slow
+def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp_path: Path) -> None:
+    options = BenchOptions.quick(
+        llm="fake", seeds_dir=tiny, gold=gold, sizes=(2,), questions=1, index_runs=1, retrieval_runs=1, baseline=False,
+        results_dir=None, chart=None, vectors=None, work_dir=tmp_path / "work",
+    )  # fmt: skip
+    results = run(options)
+    a = results["assistant"]
+    assert 0 < results["ui_up_s"] <= results["ui_ready_s"] <= a["ui_first_answer_s"]
+    assert results["cold_first_answer_s"] > 0 and a["cold_runs"][0]["phases_s"]["first_answer"] > 0
+    assert results["rss_mb_peak"] > 100  # the served app with MiniLM loaded
+    assert results["scaling"][0]["rss_mb_peak"] > 100  # measured in its own process
