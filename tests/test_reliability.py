@@ -53,11 +53,14 @@ def fake_server() -> Iterator[Callable[..., str]]:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 time.sleep(delay)
                 data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting, as it should
 
             def log_message(self, *args: object) -> None:
                 pass
