@@ -28,7 +28,7 @@ class Retrieved:
             "role": p.role,
             "section": p.section,
             "score": round(float(self.score), 6),
-        }
+        } | ({"page": p.page} if p.page is not None else {})
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,12 @@ class Citation:
     role: str
     section: str | None
     quote: str
+    title: str | None = None  # the document's title, when it has one
+    page: int | None = None  # 1-based page, for paged formats (PDF)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The citation's fields; `title` and `page` only when the document has them."""
+        return {k: v for k, v in self.__dict__.items() if v is not None or k not in ("title", "page")}
 
     @property
     def lines(self) -> str:
@@ -85,8 +88,9 @@ class Answer:
         rows = []
         for c in self.citations:
             where = f" · {c.section}" if c.section else ""
-            rows.append(f"[{c.n}] **{ROLE_LABEL.get(c.role, c.role)}**{where} · `{c.source}` lines {c.lines}: "
-                        f"“{c.quote}”")
+            rows.append(
+                f"[{c.n}] **{ROLE_LABEL.get(c.role, c.role)}**{where} · `{c.source}` lines {c.lines}: “{c.quote}”"
+            )
         return "\n\n".join(rows)
 
     def _repr_markdown_(self) -> str:

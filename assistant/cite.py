@@ -59,6 +59,7 @@ def is_refusal(text: str) -> bool:
 def claims_of(draft: str) -> list[Claim]:
     """Split a draft into sentences; markers that open a sentence belong to the one before."""
     claims: list[Claim] = []
+    draft = re.sub(r"(?m)^\s*>\s?", "", draft)  # passages reach the model quoted with "> "; it may echo that
     for sentence in split_sentences(draft.strip()):
         lead = re.match(r"^(\s*\[\d+(?:\s*,\s*\d+)*\])+", sentence)
         if lead and claims:
@@ -270,6 +271,8 @@ def _cite(citations: list[Citation], passage: Passage, lines: tuple[int, int], q
         role=passage.role,
         section=passage.section,
         quote=quote,
+        title=passage.title,
+        page=passage.page,
     )
     citations.append(citation)
     return citation

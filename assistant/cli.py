@@ -6,14 +6,18 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .answer import Answer
 from .errors import AssistantError
+
+if TYPE_CHECKING:
+    from .documents import Document
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,12 +42,37 @@ def _assistant(**overrides: Any) -> Any:
     return Assistant(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _print_answer(answer: Answer) -> None:
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Text from documents or the model with control characters replaced: no terminal escape gets through."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def _where(documents: dict[str, Document], source: str, line_start: int, line_end: int) -> str:
+    """`seeds/x.pdf page 2, lines 3-4`: pages and page-relative lines where the format has pages."""
+    document = documents.get(source)
+    if document is not None:
+        return f"{source} {document.where(line_start, line_end)}"
+    return f"{source} lines {line_start}" + (f"-{line_end}" if line_end != line_start else "")
+
+
+def _print_answer(answer: Answer, documents: dict[str, Document]) -> None:
     if answer.citations:
         click.echo("\nSources:")
         for c in answer.citations:
             where = f", {c.section}" if c.section else ""
-            click.echo(f"  [{c.n}] {c.source} lines {c.lines} ({c.role}{where}): “{c.quote}”")
+            place = _where(documents, c.source, c.line_start, c.line_end)
+            click.echo(_safe(f"  [{c.n}] {place} ({c.role}{where}): “{c.quote}”"))
+    if answer.error and answer.retrieved:
+        click.echo("\nPassages found (no answer was written from them):")
+        for n, r in enumerate(answer.retrieved, start=1):
+            p = r.passage
+            text = " ".join(p.text.split())
+            snippet = text if len(text) <= 160 else text[:160].rsplit(" ", 1)[0] + "…"
+            place = _where(documents, p.source, p.line_start, p.line_end)
+            click.echo(_safe(f"  [{n}] {place} ({p.role}): {snippet}"))
 
 
 @click.group()
@@ -103,13 +132,14 @@ def ask(question: str, as_json: bool, sources: tuple[str, ...], top_k: int | Non
         if isinstance(item, Answer):
             answer = item
         elif not as_json:
-            click.echo(item, nl=False)
+            click.echo(_safe(item), nl=False)
     assert answer is not None
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return
-    click.echo(f"\r\033[K{answer.answer}" if sys.stdout.isatty() else f"\n\n{answer.answer}")
-    _print_answer(answer)
+    text = _safe(answer.answer)
+    click.echo(f"\r\033[K{text}" if sys.stdout.isatty() else f"\n\n{text}")
+    _print_answer(answer, assistant.documents)
 
 
 @main.command()
@@ -135,13 +165,13 @@ def chat(llm: str | None) -> None:
                 if isinstance(item, Answer):
                     answer = item
                 else:
-                    click.echo(item, nl=False)
+                    click.echo(_safe(item), nl=False)
         except AssistantError as exc:
             click.echo(f"Error: {exc}", err=True)
             continue
         assert answer is not None
-        click.echo(f"\n\n{answer.answer}")
-        _print_answer(answer)
+        click.echo(f"\n\n{_safe(answer.answer)}")
+        _print_answer(answer, assistant.documents)
         history.append((question, answer.answer))
 
 

@@ -67,6 +67,7 @@ def stream_reply(
     waiting: Callable[[], str | None] = lambda: None,
     should_stop: Callable[[], bool] = lambda: False,
     tick: float = 0.5,
+    sources: Sequence[str] | None = None,
 ) -> Iterator[tuple[str, Answer | None]]:
     """Yield (message, answer): notes while the models load, the growing draft, then the formatted answer.
 
@@ -85,7 +86,7 @@ def stream_reply(
     def pump() -> None:
         stream = None
         try:
-            stream = assistant.stream(question, history=list(history))
+            stream = assistant.stream(question, history=list(history), sources=sources)
             for item in stream:
                 items.put(("item", item))
                 if should_stop() or abandoned.is_set():

@@ -20,7 +20,16 @@ from .answer import ROLE_LABEL, Answer, Retrieved
 from .cite import REFUSAL_TEXT, Grounded, ground, is_refusal
 from .documents import Document
 from .errors import AssistantError, QuestionError
-from .index import IndexReport, all_passages, embedding_model, ensure_index, index_version, load_corpus, open_store
+from .index import (
+    IndexReport,
+    all_passages,
+    embedding_model,
+    ensure_index,
+    index_version,
+    join_served,
+    load_corpus,
+    open_store,
+)
 from .llm import chat_model
 from .overview import Overview, kind_of, outline
 from .prompts import answer_prompt, load_prompt
@@ -86,6 +95,21 @@ class Assistant:
             self.last_index = report
             return report
 
+    def prepare(self, progress: Any = None) -> IndexReport:
+        """Make the index usable before the first question: `index()`, except in server mode when the shared
+        collection already holds an index; then it is used as it is and only `assistant index` writes to it."""
+        with self._lock:
+            if self.settings.chroma_url:
+                corpus = load_corpus(self.settings)
+                report = join_served(self.settings, corpus)
+                if report is not None:
+                    self._documents = {d.source: d for d in corpus.documents}
+                    self._retriever = None
+                    self._overview = None
+                    self.last_index = report
+                    return report
+            return self.index(progress=progress)
+
     @property
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever (a LangChain `BaseRetriever`), building the index first if needed."""
@@ -99,7 +123,7 @@ class Assistant:
                     self._documents = {d.source: d for d in load_corpus(self.settings).documents}
             if self._retriever is None:
                 if self.last_index is None:
-                    self.index()
+                    self.prepare()
                 self._version = index_version(self.settings)
                 self._checked = time.monotonic()
                 store = open_store(self.settings)
@@ -173,7 +197,9 @@ class Assistant:
         for n, r in enumerate(retrieved, start=1):
             p = r.passage
             where = f", section “{p.section}”" if p.section else ""
-            blocks.append(template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, text=p.text))
+            # Every line quoted: document text can never pass for a passage header or the question line.
+            quoted = "\n".join(f"> {line}" for line in p.text.split("\n"))
+            blocks.append(template.format(n=n, voice=ROLE_LABEL.get(p.role, p.role), where=where, text=quoted))
         return "\n\n".join(blocks)
 
     def _budget(self, retrieved: list[Retrieved]) -> list[Retrieved]:

@@ -137,13 +137,13 @@ class Document:
         """The 1-based page that holds `line`, for paged formats; None otherwise."""
         return bisect.bisect_right(self.page_starts, line) or None if self.page_starts else None
 
-    def where(self, line_start: int, line_end: int) -> str:
+    def where(self, line_start: int, line_end: int, dash: str = "-") -> str:
         """A reader's label for a line range: "lines 3-5", or "page 2, lines 3-5" counted within the page."""
         page = self.page_of(line_start)
         if page is not None:
             offset = self.page_starts[page - 1] - 1
             line_start, line_end = line_start - offset, line_end - offset
-        lines = f"line {line_start}" if line_start == line_end else f"lines {line_start}-{line_end}"
+        lines = f"line {line_start}" if line_start == line_end else f"lines {line_start}{dash}{line_end}"
         return f"page {page}, {lines}" if page is not None else lines
 
 
@@ -380,13 +380,13 @@ def chunk(
     """
     page_of = list(pages) if pages is not None else [None] * len(paragraphs)
     passages: list[Passage] = []
-    buffer: list[tuple[Paragraph, str]] = []
+    buffer: list[tuple[int, Paragraph, str]] = []  # (paragraph index, paragraph, text): no list.index()
 
     def flush() -> None:
         if not buffer:
             return
-        first, last = buffer[0][0], buffer[-1][0]
-        i = paragraphs.index(first)
+        i, first, _ = buffer[0]
+        last = buffer[-1][1]
         passages.append(
             Passage(
                 source=source,
@@ -395,7 +395,7 @@ def chunk(
                 role=roles[i],
                 section=sections[i],
                 title=title,
-                text="\n".join(text for _, text in buffer),
+                text="\n".join(text for _, _, text in buffer),
                 page=page_of[i],
             )
         )
@@ -403,21 +403,21 @@ def chunk(
 
     for i, paragraph in enumerate(paragraphs):
         if buffer:
-            j = paragraphs.index(buffer[0][0])
+            j = buffer[0][0]
             if roles[j] != roles[i] or sections[j] != sections[i] or page_of[j] != page_of[i]:
                 flush()
         pieces = list(_pieces(paragraph, max_chars))
         if len(pieces) > 1:
             flush()
             for piece in pieces:
-                buffer.append((paragraph, piece))
+                buffer.append((i, paragraph, piece))
                 flush()
             continue
-        size = sum(len(t) + 1 for _, t in buffer)
+        size = sum(len(t) + 1 for _, _, t in buffer)
         if buffer and size + len(paragraph.text) > max_chars:
             flush()
-        buffer.append((paragraph, paragraph.text))
-        if not paragraph.heading_level and sum(len(t) + 1 for _, t in buffer) >= min_chars:
+        buffer.append((i, paragraph, paragraph.text))
+        if not paragraph.heading_level and sum(len(t) + 1 for _, _, t in buffer) >= min_chars:
             flush()
     flush()
     return passages

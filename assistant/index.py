@@ -42,6 +42,7 @@ MANIFEST_FORMAT = 1
 BATCH = 1000  # records per Chroma write or lookup by id (well under the server's max batch size)
 PAGE = 10_000  # records per Chroma read of a whole collection
 OLD_STORE_GRACE_S = 60.0  # a replaced store is kept this long for readers still querying it
+STALE_BUILD_S = 3600.0  # a `.build-*` folder untouched this long belongs to a build that died
 _BUILD_LOCK = threading.Lock()
 
 
@@ -151,8 +152,15 @@ class IndexReport:
 def load_corpus(settings: Settings) -> Corpus:
     """Parse every supported file in seeds/; unreadable ones are skipped with a warning naming the file."""
     corpus = Corpus(documents=[])
+    limit = settings.max_file_mb * 1_000_000
     for path in discover(settings.seeds_dir):
         try:
+            size = path.stat().st_size
+            if size > limit:
+                raise DocumentError(
+                    f"{path.name} is {size / 1e6:.1f} MB, over the {settings.max_file_mb:g} MB limit "
+                    "(ASSISTANT_MAX_FILE_MB); split it or raise the limit to index it."
+                )
             corpus.documents.append(
                 load_document(path, settings.seeds_dir, settings.chunk_min_chars, settings.chunk_max_chars)
             )
@@ -299,6 +307,21 @@ def ensure_index(
     return IndexReport(where, action, wanted.passages, len(corpus.documents), embedded, reused, seconds, corpus.skipped)
 
 
+def why_stale(current: Manifest, wanted: Manifest) -> str:
+    """Why an index built as `current` cannot serve `wanted` ("" when only documents changed)."""
+    if current.embedding_model != wanted.embedding_model:
+        return (
+            f"it was built with embedding model {current.embedding_model}, this assistant uses {wanted.embedding_model}"
+        )
+    if current.chunker.get("version") != wanted.chunker.get("version"):
+        return f"it was built by chunker version {current.chunker.get('version')}, this is version {wanted.chunker.get('version')}"
+    if current.chunker != wanted.chunker:
+        return f"the chunker settings changed ({current.chunker} → {wanted.chunker})"
+    if current.format != wanted.format:
+        return f"its manifest format is {current.format}, this assistant writes {wanted.format}"
+    return ""
+
+
 def _build_embedded(
     settings: Settings, corpus: Corpus, wanted: Manifest, rebuild: bool, say: Callable[[str], None]
 ) -> tuple[str, int, int]:
@@ -307,6 +330,8 @@ def _build_embedded(
     current = Manifest.read(live / "manifest.json")
     if not rebuild and current is not None and current.same_build(wanted) and _healthy(live, settings):
         return "up to date", 0, 0
+    if current is not None and (why := why_stale(current, wanted)):
+        say(f"Rebuilding the index: {why}.")
     say(f"Indexing {len(corpus.documents)} document(s) into {settings.index_dir / 'store'} ...")
     passages = list({p.id: p for p in corpus.passages}.values())  # one record per content hash
     reusable = (
@@ -332,6 +357,38 @@ def _build_embedded(
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return ("rebuilt" if current is not None else "built"), len(todo), len(reusable)
+
+
+def join_served(settings: Settings, corpus: Corpus) -> IndexReport | None:
+    """Server mode: the shared index as it is, when the collection holds one built the way this code builds.
+
+    Why: several app replicas share one collection. If each synced it to its own copy of seeds/, a replica
+    with a stale copy would undo the writer's updates; so replicas read, and `assistant index` (one writer,
+    e.g. `--watch`) writes. Files that differ from the index are named in a warning. None: nothing to join.
+    """
+    started = time.perf_counter()
+    try:
+        current = _remote_manifest(_server(str(settings.chroma_url)).get_collection(settings.collection))
+    except AssistantError:
+        raise
+    except Exception:  # no such collection yet
+        return None
+    wanted = manifest_for(corpus, settings)
+    if current is None or current.embedding_model != wanted.embedding_model or current.chunker != wanted.chunker:
+        return None  # nothing to join, or vectors and passages this code cannot read: let index() update it
+    differ = sorted(
+        s for s in {*current.documents, *wanted.documents} if current.documents.get(s) != wanted.documents.get(s)
+    )
+    if differ:
+        log.warning(
+            "The shared index at %s differs from %s for: %s. Answers follow the shared index; run "
+            "`assistant index` where the documents are kept to update it.",
+            settings.chroma_url, settings.seeds_dir, ", ".join(differ),
+        )  # fmt: skip
+    where = f"{str(settings.chroma_url).rstrip('/')}/{settings.collection}"
+    action = "shared, differs from seeds/" if differ else "up to date"
+    seconds = time.perf_counter() - started
+    return IndexReport(where, action, current.passages, len(current.documents), 0, 0, seconds, corpus.skipped)
 
 
 def _update_server(
@@ -394,6 +451,10 @@ def _swap(build: Path, link: Path) -> None:
     for old in [*folder.glob("store-*"), *folder.glob(".old-*")]:
         if old != target and time.time() - old.stat().st_mtime > OLD_STORE_GRACE_S:
             shutil.rmtree(old, ignore_errors=True)
+    for stale in folder.glob(".build-*"):  # left by a build killed before its `finally` (SIGKILL, power loss)
+        newest = max((p.stat().st_mtime for p in [stale, *stale.rglob("*")]), default=0.0)
+        if time.time() - newest > STALE_BUILD_S:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _healthy(live: Path, settings: Settings) -> bool:

@@ -59,9 +59,7 @@ class Overview:
     def representatives(self, role: Role, limit: int, sources: Sequence[str] | None = None) -> list[Passage]:
         """Passages that cover `role` as a whole, in document order."""
         pool = [
-            p
-            for p in self.passages
-            if p.role == role and p.id in self.vectors and (not sources or p.source in sources)
+            p for p in self.passages if p.role == role and p.id in self.vectors and (not sources or p.source in sources)
         ]
         if not pool:
             return []
@@ -105,7 +103,9 @@ def outline(passages: Sequence[Passage], sources: Sequence[str] | None = None) -
             continue
         seen.add(key)
         citations.append(
-            Citation(len(citations) + 1, p.source, p.line_start, p.line_start, p.role, p.section, first_line)
+            Citation(
+                len(citations) + 1, p.source, p.line_start, p.line_start, p.role, p.section, first_line, p.title, p.page
+            )
         )
     if not citations:
         return "", []

@@ -32,6 +32,21 @@ def _lines_label(start: int, end: int) -> str:
     return f"line {start}" if start == end else f"lines {start}–{end}"
 
 
+def _place(documents: dict[str, Document] | None, source: str, start: int, end: int) -> str:
+    """ "lines 3–5", or "page 2, lines 3–5" for paged formats (lines counted within the page)."""
+    document = (documents or {}).get(source)
+    return document.where(start, end, dash="–") if document is not None else _lines_label(start, end)
+
+
+def _doc_name(documents: dict[str, Document] | None, source: str) -> str:
+    """The document's name on a card, shown only when several documents could be meant."""
+    if not documents or len(documents) < 2:
+        return ""
+    document = documents.get(source)
+    name = (document.title if document is not None else None) or source.rsplit("/", 1)[-1]
+    return f'<span class="src-doc" title="{_attr(source)}">{_esc(name)}</span>'
+
+
 def _badge(role: str) -> str:
     return f'<span class="badge role-{_attr(role)}">{_esc(ROLE_LABEL.get(role, role))}</span>'
 
@@ -79,17 +94,18 @@ def format_sources(answer: Answer, documents: dict[str, Document] | None = None,
     for c in answer.citations:
         section = f'<span class="src-section">{_esc(c.section)}</span>' if c.section else ""
         context = highlight(paragraph_of((documents or {}).get(c.source), c), c.quote)
+        place = _place(documents, c.source, c.line_start, c.line_end)
         cards.append(
             f'<a class="src-card role-{_attr(c.role)}" href="#cite-{turn}-{c.n}" '
-            f'title="Show {_lines_label(c.line_start, c.line_end)} of {_attr(c.source)}">'
-            f'<span class="src-head"><span class="src-n">[{c.n}]</span>{_badge(c.role)}{section}'
-            f'<span class="src-lines">{_lines_label(c.line_start, c.line_end)}</span></span>'
+            f'title="Show {_attr(place)} of {_attr(c.source)}">'
+            f'<span class="src-head"><span class="src-n">[{c.n}]</span>{_doc_name(documents, c.source)}'
+            f'{_badge(c.role)}{section}<span class="src-lines">{_esc(place)}</span></span>'
             f'<span class="src-text">{context}</span></a>'
         )
     return f'<div class="src-cards">{"".join(cards)}</div>' if cards else ""
 
 
-def format_passages(answer: Answer, turn: int = 0) -> str:
+def format_passages(answer: Answer, turn: int = 0, documents: dict[str, Document] | None = None) -> str:
     """The retrieved passages (collapsed), each a link into the document panel, with retrieval timing."""
     if not answer.retrieved:
         return ""
@@ -98,8 +114,9 @@ def format_passages(answer: Answer, turn: int = 0) -> str:
         p = r.passage
         snippet = p.text if len(p.text) <= 160 else p.text[:160].rsplit(" ", 1)[0] + "…"
         rows.append(
-            f'<li><a class="passage-link" href="#passage-{turn}-{i}">{_badge(p.role)}'
-            f'<span class="src-lines">{_lines_label(p.line_start, p.line_end)} · score {r.score:.3f}</span> '
+            f'<li><a class="passage-link" href="#passage-{turn}-{i}">{_doc_name(documents, p.source)}{_badge(p.role)}'
+            f'<span class="src-lines">{_esc(_place(documents, p.source, p.line_start, p.line_end))}'
+            f" · score {r.score:.3f}</span> "
             f"{_esc(snippet)}</a></li>"
         )
     took = answer.timings.get("total_s")
@@ -139,7 +156,7 @@ def format_answer(
     if sources:
         parts.append(sources)
     if show_passages:
-        parts.append(format_passages(answer, turn))
+        parts.append(format_passages(answer, turn, documents))
     return "\n\n".join(p for p in parts if p)
 
 
@@ -218,7 +235,7 @@ def format_document(
     title = f'<div class="doc-title">{_esc(document.title)}</div>' if document.title else ""
     return (
         f'<div class="doc">{title}<div class="doc-meta">{heading}<span class="src-lines">'
-        f"{_esc(document.source)} · {_lines_label(line_start, line_end)}{window}</span></div>"
+        f"{_esc(document.source)} · {_esc(document.where(line_start, line_end, dash='–'))}{window}</span></div>"
         f'<div class="doc-legend">{_badge("editor")}{_badge("author")}{_badge("commenter")}</div>'
         f'<div class="doc-body">{"".join(rows)}</div></div>'
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
 
     seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Documents to index.")
-    index_dir: Path = Field(
-        default_factory=lambda: _default_dir("index"), description="Persisted Chroma store."
-    )
+    index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Persisted Chroma store.")
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates (*.md).")
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "doc-assistant",
@@ -47,7 +45,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, description="Base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama)."
     )
-    openai_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server.")
+    openai_api_key: SecretStr = Field(
+        default=SecretStr("not-needed"), description="API key for the OpenAI-compatible server (never printed)."
+    )
     openai_model: str = Field(default="default", description="Model name to request from the server.")
     llm_timeout_s: float = Field(default=120.0, description="Timeout for one LLM request.")
     n_threads: int = Field(default=2, description="CPU threads for the local LLM.")
@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         default=4000, description="Budget for passage text in the prompt; passages beyond it are not sent."
     )
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
+    max_file_mb: float = Field(
+        default=2.0, gt=0, description="Larger files in seeds/ are skipped with a warning (split them, or raise this)."
+    )
     refuse_below: float = Field(
         default=0.25,
         description="Refuse without asking the LLM when the best dense relevance is below this ...",
@@ -83,7 +86,7 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Where the chat UI listens.")
     port: int = Field(default=7860, description="Port of the chat UI.")
-    auth: str | None = Field(default=None, description="user:pass to protect the chat UI.")
+    auth: SecretStr | None = Field(default=None, description="user:pass to protect the chat UI (never printed).")
     feedback_file: Path = Field(
         default_factory=lambda: _default_dir("feedback") / "feedback.jsonl",
         description="Where thumbs up/down are appended.",
@@ -94,7 +97,5 @@ class Settings(BaseSettings):
         if self.llm == "openai" and not self.openai_base_url:
             from .errors import ConfigError
 
-            raise ConfigError(
-                "ASSISTANT_LLM=openai needs ASSISTANT_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1)."
-            )
+            raise ConfigError("ASSISTANT_LLM=openai needs ASSISTANT_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1).")
         return self

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 import gradio as gr
+from pydantic import SecretStr
 
 from .conversation import Turn, chat_messages, history_of, rating_of, rerender, save_feedback, stream_reply
 from .core import Assistant
@@ -77,7 +78,7 @@ class Warmup:
 
         try:
             self.step = "1/3 · Checking the search index"
-            report = self.assistant.index(progress=self._progress)
+            report = self.assistant.prepare(progress=self._progress)
             self.step = "2/3 · Loading the embedding model"
             _ = self.assistant.retriever
             embedding_model().embed_query("warm up")
@@ -160,8 +161,10 @@ class AssistantPool:
             return self._made[key]
 
 
-def parse_auth(auth: str | None) -> tuple[str, str] | None:
+def parse_auth(auth: str | SecretStr | None) -> tuple[str, str] | None:
     """`ASSISTANT_AUTH=user:pass` as Gradio's (user, password), or None when unset."""
+    if isinstance(auth, SecretStr):
+        auth = auth.get_secret_value()
     if not auth:
         return None
     user, sep, password = auth.partition(":")
@@ -205,6 +208,12 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
     def documents() -> dict[str, Document]:
         return assistant.documents if warm.done and not warm.error else {}
 
+    def document_choices() -> Any:
+        """The document filter: offered once the index holds more than one document, titles as labels."""
+        docs = documents()
+        choices = sorted(((d.title or source, source) for source, d in docs.items()), key=lambda c: c[0].lower())
+        return gr.Dropdown(choices=choices, visible=len(choices) > 1)
+
     def add_turn(question: str, turns: list[Turn]) -> tuple[Any, list[dict[str, str]], list[Turn]]:
         question = (question or "").strip()
         if turns and not turns[-1].done:
@@ -220,7 +229,7 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         return add_turn(str(value or ""), turns)
 
     def answer_turn(
-        turns: list[Turn], backend: str, url: str, top_k: float, show_passages: bool
+        turns: list[Turn], backend: str, url: str, top_k: float, show_passages: bool, only: list[str] | None
     ) -> Iterator[tuple[list[dict[str, str]], list[Turn]]]:
         if not turns or turns[-1].started:
             return
@@ -236,6 +245,7 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
                 show_passages,
                 waiting=warm.waiting,
                 should_stop=lambda: turn.stopped,
+                sources=list(only or []) or None,
             ):
                 if turn.stopped:  # Stop already wrote this turn's last word
                     return
@@ -319,9 +329,9 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
             t.stopped = True  # an answer still streaming must not bring the old conversation back
         return [], DOC_PLACEHOLDER, idle_box()
 
-    def status() -> tuple[str, Any]:
+    def status() -> tuple[str, Any, Any]:
         warm.start()
-        return warm.note(), gr.Timer(active=not warm.done)
+        return warm.note(), gr.Timer(active=not warm.done), document_choices()
 
     with gr.Blocks(title="Ask the document", analytics_enabled=False) as app:
         turns = gr.State([])
@@ -355,6 +365,15 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
             )
             open_settings = gr.Button("⚙ Settings", size="sm", scale=0, min_width=110, elem_id="open-settings")
         note = gr.HTML(warm.note(), elem_id="status")
+        only = gr.Dropdown(
+            choices=[],
+            value=[],
+            multiselect=True,
+            label="Only these documents",
+            info="Leave empty to search them all.",
+            visible=False,
+            elem_id="doc-filter",
+        )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=380):
                 chatbot = gr.Chatbot(
@@ -384,7 +403,7 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         go = gr.Button("Show source", visible="hidden", elem_id="doc-request-go")
         timer = gr.Timer(1.0)
 
-        answer_inputs = [turns, backend, url, top_k, show_passages]
+        answer_inputs = [turns, backend, url, top_k, show_passages, only]
         typed = box.submit(add_turn, [box, turns], [box, chatbot, turns])
         typed_answer = typed.then(answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4)
         typed_answer.then(idle_box, None, box, queue=False)
@@ -400,8 +419,9 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         open_settings.click(lambda: gr.Sidebar(open=True), None, sidebar, queue=False)
         backend.change(lambda b: gr.Textbox(visible=b == "openai"), backend, url, queue=False)
         show_passages.change(toggle_passages, [turns, show_passages], [chatbot, turns], queue=False)
-        timer.tick(status, None, [note, timer], queue=False, show_progress="hidden")
-        app.load(status, None, [note, timer], queue=False, show_progress="hidden")
+        timer.tick(status, None, [note, timer, only], queue=False, show_progress="hidden")
+        app.load(status, None, [note, timer, only], queue=False, show_progress="hidden")
+        only.focus(document_choices, None, only, queue=False, show_progress="hidden")  # files added while running
     return app
 
 

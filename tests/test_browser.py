@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
 ]
 BACKFIRE = "Why does the author think the split will backfire?"
 ROLE_LABELS = {"article author", "editor's note", "reader comment"}
+HANDBOOK = "The Keeper's Handbook of Skerryvore Light"
+ARTICLE_TITLE = "Is the U.S. angling for a repeat of the Sino-Russian split?"
 
 # Counts finished answers (no "pending" note left) and remembers whether one was ever seen in progress.
 _FINISHED = """(n) => {
@@ -70,10 +72,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(base: Path, llm: str) -> Iterator[Server]:
+def _serve(base: Path, llm: str, extra: tuple[Path, ...] = ()) -> Iterator[Server]:
     """Run `assistant serve` on a free port with everything under `base`; stop it afterwards."""
     (base / "seeds").mkdir(parents=True)
-    for seed in (ROOT / "seeds").glob("*.txt"):
+    for seed in [*(ROOT / "seeds").glob("*.txt"), *extra]:
         shutil.copy(seed, base / "seeds" / seed.name)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
@@ -292,6 +294,31 @@ def test_settings_apply_to_this_tab_only(browser: Any, server: Server) -> None:
     finally:
         one.close()
         two.close()
+
+
+@pytest.fixture(scope="module")
+def two_documents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app (fake LLM) over the seed article and a Markdown handbook."""
+    yield from _serve(tmp_path_factory.mktemp("ui-two"), "fake", extra=(ROOT / "tests" / "data" / "second.md",))
+
+
+def test_document_filter_limits_the_search_and_cards_name_the_document(page: Any, two_documents: Server) -> None:
+    _open(page, two_documents.url)
+    question = "How many steps does the keeper climb to reach the lantern room?"
+    both = _ask(page, question, 1)
+    assert HANDBOOK in both.locator("a.src-card .src-doc").all_inner_texts()  # two documents: cards say which
+
+    page.wait_for_selector("#doc-filter", state="visible")
+    page.click("#doc-filter input")
+    page.get_by_role("option", name=ARTICLE_TITLE).click()
+    page.keyboard.press("Escape")
+    _shot(page, "filter-1-chosen")
+    only = _ask(page, question, 2)
+    names = only.locator("a.src-card .src-doc").all_inner_texts()
+    assert names and set(names) == {ARTICLE_TITLE}, names  # the handbook is not searched any more
+    only.locator("a.src-card").first.click()
+    page.wait_for_selector("#doc-panel .ln.hl mark")
+    assert ARTICLE_TITLE in page.locator("#doc-panel .doc-title").inner_text()
 
 
 @pytest.fixture(scope="module")

@@ -138,3 +138,30 @@ def test_unreachable_server_and_bad_url_are_actionable(settings: Settings) -> No
         open_store(down)
     with pytest.raises(ConfigError, match="not a URL"):
         open_store(_server_settings(settings, "localhost:8000", "passages"))
+
+
+@pytest.mark.slow
+def test_replicas_use_the_shared_index_and_only_the_indexer_writes(
+    settings: Settings, seeds: Path, chroma_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    handbook = seeds / "handbook" / "second.md"
+    handbook.parent.mkdir()
+    shutil.copy(SECOND, handbook)
+    served = _server_settings(settings, chroma_url, "server-replicas")
+    assert Assistant(served).prepare().action == "built"  # no shared index yet: the first one builds it
+    version = index_version(served)
+
+    behind = tmp_path / "replica" / "seeds"  # a replica whose copy of seeds/ lacks the handbook
+    behind.mkdir(parents=True)
+    shutil.copy(SEED, behind / SEED.name)
+    replica = Assistant(served.model_copy(update={"seeds_dir": behind}))
+    with caplog.at_level("WARNING", logger="assistant"):
+        answer = replica.ask("Why does the author think the split will backfire?")
+    assert not answer.refused and {c.source for c in answer.citations} == {ARTICLE}
+    assert replica.last_index is not None and replica.last_index.action == "shared, differs from seeds/"
+    assert HANDBOOK in caplog.text and "assistant index" in caplog.text
+    assert index_version(served) == version and _records(served, HANDBOOK)["ids"]  # it wrote nothing
+
+    assert Assistant(served).prepare().action == "up to date"  # a replica in step joins without a word
+    ensure_index(served.model_copy(update={"seeds_dir": behind}))  # the indexer's view is what counts
+    assert not _records(served, HANDBOOK)["ids"]

@@ -47,6 +47,11 @@ def test_claims_take_markers_and_leading_markers_join_previous_sentence() -> Non
     assert claims[0].text == "The plan will backfire."
 
 
+def test_quote_marks_echoed_from_the_prompt_are_not_part_of_a_claim() -> None:
+    claims = claims_of("> The plan will backfire [2].\n> A reader jokes about it [3].")
+    assert [c.text for c in claims] == ["The plan will backfire.", "A reader jokes about it."]
+
+
 def test_correct_marker_gives_verified_quote_and_exact_lines() -> None:
     doc = _doc()
     g = ground("The author argues the plan will backfire [2].", _retrieved(doc), {doc.source: doc}, _embed, 0.45)

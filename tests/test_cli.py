@@ -13,7 +13,7 @@ from assistant.settings import PROJECT_ROOT
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
-    for name, command in main.commands.items():
+    for name in main.commands:
         result = CliRunner().invoke(main, [name, "--help"])
         assert result.exit_code == 0 and "Example:" in result.output, name
         assert f"assistant {name}" in readme, name

@@ -45,6 +45,8 @@ def test_second_document_is_cited_then_forgotten(settings: Settings, seeds: Path
     assert document.title == "The Keeper's Handbook of Skerryvore Light"
     for c in answer.citations:
         assert c.quote in document.text_of(c.line_start, c.line_end) and c.section == "The Lantern"
+    cited = answer.to_dict()["citations"][0]
+    assert cited["title"] == document.title and "page" not in cited  # the UI and CLI name the document by it
     assert not assistant.ask("Why does the author think the split will backfire?").refused
 
     handbook.unlink()
@@ -104,6 +106,10 @@ def test_pdf_and_html_are_indexed_with_pages(settings: Settings, seeds: Path) ->
     assert top.source == "seeds/light.pdf" and top.page == 2
     assert assistant.documents[top.source].where(top.line_start, top.line_end) == "page 2, lines 1-4"
     assert assistant.retriever.search("How many bees live in a hive?", k=1)[0].passage.source == "seeds/bees.html"
+    answer = assistant.ask("How often does the fog horn sound?", sources=["seeds/light.pdf"])
+    assert answer.citations and {c.page for c in answer.citations} == {2}
+    assert all(c["page"] == 2 for c in answer.to_dict()["citations"])
+    assert answer.to_dict()["retrieved"][0]["page"] == 2
 
 
 def test_watch_updates_the_index_while_it_runs(settings: Settings, seeds: Path) -> None:

@@ -248,11 +248,6 @@ def test_file_changed_during_indexing_is_indexed_consistently_then_updated(
     assert "oxidised" in texts and "steamed" not in texts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: a size limit, e.g. Settings.max_file_mb (ASSISTANT_MAX_FILE_MB, default 2) checked in "
-    "index.load_corpus before parsing; over it the file is skipped with a message naming its size and the setting",
-)
 def test_very_large_file_is_skipped_by_name_and_the_rest_indexed(settings: Settings, seeds: Path) -> None:
     paragraph = "The river authority measured the water level at the northern gauge again today. " * 60
     with (seeds / "big.txt").open("w", encoding="utf-8") as f:
@@ -264,11 +259,6 @@ def test_very_large_file_is_skipped_by_name_and_the_rest_indexed(settings: Setti
     assert "MB" in corpus.skipped["big.txt"] and "ASSISTANT_" in corpus.skipped["big.txt"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: documents.chunk to carry each paragraph's index (enumerate) instead of calling "
-    "paragraphs.index(), which compares paragraphs quadratically: a 2 MB file of 8,000 paragraphs takes ~20 s",
-)
 def test_chunking_work_grows_linearly_with_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
     n = 2000
     paragraphs = [Paragraph(f"Paragraph {i} says the gauge read {i} cm.", 2 * i + 1, 2 * i + 1) for i in range(n)]
@@ -313,11 +303,6 @@ def test_index_from_another_chunker_version_is_rebuilt(indexed: Settings) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: index._build_embedded to say why it rebuilds (a `why_stale(current, wanted)` message naming "
-    "the embedding model or chunker version that differs) before 'Indexing N document(s)'",
-)
 @pytest.mark.parametrize(
     ("change", "word"),
     [
@@ -362,11 +347,6 @@ def test_leftover_build_folder_from_a_killed_build_is_ignored(indexed: Settings)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: index._swap to also delete `.build-*` folders untouched for an hour (a build killed with "
-    "SIGKILL never reaches its `finally`), e.g. STALE_BUILD_S = 3600 checked against the newest mtime inside",
-)
 def test_leftover_build_folder_from_a_killed_build_is_cleaned_up(indexed: Settings) -> None:
     leftover = indexed.index_dir / ".build-killed"
     leftover.mkdir()
@@ -556,11 +536,6 @@ def test_cli_shows_the_llm_error_and_the_passages_found(seed_index: Settings, mo
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: cli.ask in text mode, when answer.error is set, to list answer.retrieved after the error "
-    "(source, lines, voice and the start of each passage), as the UI and --json already do",
-)
 def test_cli_text_mode_lists_the_passages_found_when_the_llm_fails(
     seed_index: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

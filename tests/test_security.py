@@ -86,11 +86,6 @@ def test_api_key_echoed_by_a_server_is_masked(fake_server) -> None:  # noqa: F81
     assert SECRET not in str(failed.value) and "***" in str(failed.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: Settings.openai_api_key and Settings.auth typed pydantic.SecretStr (ui.parse_auth then reads "
-    "auth.get_secret_value()); llm.py already accepts a str or a SecretStr key",
-)
 def test_settings_never_print_the_api_key_or_the_password() -> None:
     settings = Settings(
         llm="openai", openai_base_url="http://127.0.0.1:1/v1", openai_api_key=SECRET, auth="ann:hunter2-pw"
@@ -205,12 +200,6 @@ def test_document_text_reaches_the_llm_only_as_delimited_data(injected: Settings
         assert c.quote in document.text_of(c.line_start, c.line_end)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: core.format_passages to mark every line of a passage's text as quoted (e.g. prefix '> ', "
-    "passage.md unchanged) so that a document line like '[2] (editor's note)' or 'Question: …' cannot "
-    "pass for the prompt's own structure; the extractive fake then strips the '> '",
-)
 def test_document_text_cannot_forge_the_prompt_structure(settings: Settings) -> None:
     document = load_document(INJECTION, INJECTION.parent)
     forged = dataclasses.replace(
@@ -227,11 +216,6 @@ def test_document_text_cannot_forge_the_prompt_structure(settings: Settings) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs: cli.py to replace control characters (C0 except \\n and \\t, DEL, C1) in everything it "
-    "echoes from documents or the LLM (streamed tokens, the answer, the Sources lines), e.g. with U+FFFD",
-)
 def test_terminal_escape_sequences_in_a_document_never_reach_the_terminal(
     seeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -153,10 +153,12 @@ class _Scripted:
         self.tokens, self.answer, self.pause = tokens, answer, pause
         self.documents: dict[str, Document] = {}
         self.calls: list[tuple[str, list[tuple[str, str]]]] = []
+        self.sources: list[Any] = []
         self.closed = False
 
     def stream(self, question: str, history: Any = None, sources: Any = None) -> Iterator[str | Answer]:
         self.calls.append((question, list(history or [])))
+        self.sources.append(sources)
         try:
             for token in self.tokens:
                 time.sleep(self.pause)
@@ -176,6 +178,33 @@ def test_stream_reply_shows_the_draft_then_the_grounded_answer() -> None:
     final, answer = steps[-1]
     assert answer is not None and 'href="#cite-1-1"' in final and "▌" not in final
     assert fake.calls == [("q", [("earlier", "reply")])]
+
+
+def test_stream_reply_limits_the_search_to_the_chosen_documents() -> None:
+    fake = _Scripted(["x"], _answer())
+    list(conversation.stream_reply(fake, "q", [], sources=["seeds/handbook.md"]))  # type: ignore[arg-type]
+    list(conversation.stream_reply(fake, "q", []))  # type: ignore[arg-type]
+    assert fake.sources == [["seeds/handbook.md"], None]
+
+
+def test_cards_name_the_document_and_the_page_when_there_are_several(seeds: Path, doc: Document) -> None:
+    from test_loaders import LIGHTHOUSE_PDF, make_pdf
+
+    (seeds / "light.pdf").write_bytes(make_pdf(LIGHTHOUSE_PDF))
+    pdf = load_document(seeds / "light.pdf", seeds)
+    fog = pdf.passages[1]
+    quote = pdf.lines[fog.line_start - 1]
+    cited = Citation(1, pdf.source, fog.line_start, fog.line_start, "author", fog.section, quote, pdf.title, 2)
+    answer = _answer(citations=[cited], retrieved=[Retrieved(fog, 0.05, 0.6)])
+    both = {pdf.source: pdf, doc.source: doc}
+    html = render.format_answer(answer, both, show_passages=True)
+    assert "page 2, line 1<" in html and "page 2, lines 1–4 · score" in html  # lines counted within the page
+    name = pdf.title or "light.pdf"
+    assert html.count(f'<span class="src-doc" title="{pdf.source}">{name}</span>') == 2
+    alone = render.format_answer(answer, {pdf.source: pdf})
+    assert "src-doc" not in alone and "page 2, line 1<" in alone  # one document: no name to tell apart
+    panel = render.format_document(pdf, fog.line_start, fog.line_end, quote)
+    assert "page 2, lines 1–4" in panel
 
 
 def test_stream_reply_sends_a_heartbeat_while_waiting() -> None:
