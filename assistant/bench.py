@@ -376,6 +376,8 @@ def save_chart(points: list[dict[str, Any]], path: Path) -> None:
                 ("query_ms_p50", "p50, question embedded"),
                 ("query_ms_p95", "p95, question embedded"),
                 ("search_ms_p50", "p50, question vector cached"),
+                ("dense_ms_p50", "of which dense (Chroma)"),
+                ("bm25_ms_p50", "of which BM25"),
             ],
         ),
         (
@@ -391,6 +393,7 @@ def save_chart(points: list[dict[str, Any]], path: Path) -> None:
                 ax.plot(docs, [float("nan") if y is None else y for y in ys], marker="o", label=label)
         ax.set_title(title)
         ax.set_xscale("log")
+        ax.set_yscale("log")  # both axes: a straight line of slope 1 is linear growth
         ax.set_xlabel("documents (each the seed's size)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)

@@ -16,10 +16,10 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
-from rank_bm25 import BM25Okapi
 
 from .answer import Retrieved
 from .documents import Passage, Role
+from .lexical import PostingsBM25, ranked
 
 RRF_K = 60
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -82,13 +82,13 @@ class HybridRetriever(BaseRetriever):
     k: int = 6
     candidates: int = 20
     expand: int = 1  # small-to-big: the best `expand` hits also bring the passage that follows them
-    _bm25: BM25Okapi | None = PrivateAttr(default=None)
+    _bm25: PostingsBM25 | None = PrivateAttr(default=None)
     _names: dict[Role, set[str]] = PrivateAttr(default_factory=dict)
     _by_id: dict[str, Passage] = PrivateAttr(default_factory=dict)
     _next: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any) -> None:
-        self._bm25 = BM25Okapi([tokenize(p.text) for p in self.passages]) if self.passages else None
+        self._bm25 = PostingsBM25([tokenize(p.text) for p in self.passages]) if self.passages else None
         self._names = voice_names(self.passages)
         self._by_id = {p.id: p for p in self.passages}
         self._next: dict[str, str] = {}
@@ -166,11 +166,9 @@ class HybridRetriever(BaseRetriever):
         terms = tokenize(question)
         if not terms:
             return []
-        scores = self._bm25.get_scores(terms)
-        ranked = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
         out: list[str] = []
-        for i in ranked:
-            if scores[i] <= 0 or len(out) >= self.candidates:
+        for i in ranked(self._bm25.get_scores(terms)):
+            if len(out) >= self.candidates:
                 break
             if allowed is None or self.passages[i].source in allowed:
                 out.append(self.passages[i].id)

@@ -115,46 +115,12 @@ def _p50(values: Sequence[float]) -> float:
     return round(float(statistics.median(values)), 2)
 
 
-def postings_bm25(corpus: list[list[str]]) -> Any:
-    """rank_bm25's BM25Okapi with an inverted index: only passages holding a query term are scored.
-
-    Same idf, same formula, same order of floating-point operations, so the scores are identical; the
-    stock `get_scores` walks every passage in Python for every query term.
-    """
-    from collections import defaultdict
-
-    import numpy as np
-    from rank_bm25 import BM25Okapi
-
-    class PostingsBM25(BM25Okapi):  # type: ignore[misc]
-        def __init__(self, corpus: list[list[str]]) -> None:
-            super().__init__(corpus)
-            doc_len = np.array(self.doc_len)
-            self._norm = self.k1 * (1 - self.b + self.b * doc_len / self.avgdl)
-            lists: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-            for i, freqs in enumerate(self.doc_freqs):
-                for word, freq in freqs.items():
-                    lists[word][0].append(i)
-                    lists[word][1].append(freq)
-            self._postings = {w: (np.array(ids), np.array(fs)) for w, (ids, fs) in lists.items()}
-
-        def get_scores(self, query: list[str]) -> Any:
-            score = np.zeros(self.corpus_size)
-            for q in query:
-                if q in self._postings:
-                    ids, freq = self._postings[q]
-                    score[ids] += (self.idf.get(q) or 0) * (freq * (self.k1 + 1) / (freq + self._norm[ids]))
-            return score
-
-    return PostingsBM25(corpus)
-
-
 def bm25_experiment(options: BenchOptions, work: Path, questions: list[str]) -> list[dict[str, Any]]:
-    """Lexical half of retrieval, stock vs postings (+ numpy ranking), per corpus size; same top 20?"""
-    import numpy as np
+    """Lexical half of retrieval, rank_bm25's stock class vs `assistant.lexical`, per corpus size; same top 20?"""
     from rank_bm25 import BM25Okapi
 
     from assistant.index import load_corpus
+    from assistant.lexical import PostingsBM25, ranked
     from assistant.retrieve import tokenize
 
     rows = []
@@ -166,17 +132,16 @@ def bm25_experiment(options: BenchOptions, work: Path, questions: list[str]) -> 
         stock = BM25Okapi(corpus)
         stock_build = time.perf_counter() - started
         started = time.perf_counter()
-        fast = postings_bm25(corpus)
+        fast = PostingsBM25(corpus)
         fast_build = time.perf_counter() - started
         terms = [tokenize(q) for q in questions]
 
-        def stock_rank(t: list[str], stock: Any = stock) -> list[int]:  # HybridRetriever._lexical today
+        def stock_rank(t: list[str], stock: Any = stock) -> list[int]:  # HybridRetriever._lexical until 0.2
             scores = stock.get_scores(t)
-            return sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)[:20]
+            return [i for i in sorted(range(len(scores)), key=lambda i: scores[i], reverse=True) if scores[i] > 0][:20]
 
         def fast_rank(t: list[str], fast: Any = fast) -> list[int]:
-            scores = fast.get_scores(t)
-            return [int(i) for i in np.argsort(-scores, kind="stable")[:20]]
+            return [int(i) for i in ranked(fast.get_scores(t))[:20]]
 
         same = all(stock_rank(t) == fast_rank(t) for t in terms)
         rows.append(
