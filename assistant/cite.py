@@ -202,12 +202,42 @@ def _extractive(
     citations: list[Citation] = []
     citation = _cite(citations, passage, lines, cand.sentence)
     voice = _VOICE_SUBJECT[passage.role].capitalize()
-    return Grounded(f"{voice} writes: “{cand.sentence}” [{citation.n}]", citations, False)
+    return Grounded(f"{voice} writes: {_in_quotes(cand.sentence)} [{citation.n}]", citations, False)
+
+
+def _in_quotes(sentence: str) -> str:
+    """“sentence”, unless it opens with a quotation of its own (“I’m going to…,” Trump said.)."""
+    return sentence if sentence[:1] in '“"' else f"“{sentence}”"
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[‘’'`]", "", text).lower().split())  # "I’m" and "im" meet
+
+
+def quoted_source(question: str, retrieved: Sequence[Retrieved], documents: dict[str, Document]) -> Grounded | None:
+    """For a question that quotes the document ("who says it is “a tad simplistic”?"): the sentence holding
+    the quote, cited, with whose words they are. None when no retrieved sentence holds a quoted phrase.
+
+    Why: the words are the best evidence there is; a small model still answers "I don't know" to these.
+    """
+    phrases = [_plain(q) for q in re.findall(r"[\"“]([^\"“”]{6,300})[\"”]", question)]
+    phrases = [p.strip(" .,;:!?") for p in phrases if len(p.split()) >= 2]
+    for cand in _candidates(retrieved) if phrases else []:
+        if any(p in _plain(cand.sentence) for p in phrases):
+            passage = retrieved[cand.passage_index].passage
+            lines = locate(cand.sentence, passage, documents.get(passage.source))
+            if lines is None:
+                continue
+            citations: list[Citation] = []
+            citation = _cite(citations, passage, lines, cand.sentence)
+            voice = _VOICE_SUBJECT[passage.role].capitalize()
+            return Grounded(f"{voice} writes: {_in_quotes(cand.sentence)} [{citation.n}]", citations, False)
+    return None
 
 
 _VOICE_SUBJECT = {"author": "the author", "editor": "the editor", "commenter": "a commenter"}
 _VOICE_PHRASE = re.compile(
-    r"^(?P<lead>according to |in |as )?(?P<voice>the article['’]s author|the article author|the author|"
+    r"^(?:(?:yes|no)[,.]?\s+)?(?P<lead>according to |in |as )?(?P<voice>the article['’]s author|the article author|the author|"
     r"the article|the editor['’]s note|the editor|the introduction|the commenters?|an? (?:reader|commenter)|"
     r"one (?:reader|commenter)|readers|commenters)\b",
     re.IGNORECASE,
@@ -289,3 +319,43 @@ def _with_marker(sentence: str, n: int) -> str:
 def verify(citation: Citation, document: Document) -> bool:
     """Whether a citation's quote occurs verbatim in its lines (used by tests and the evaluator)."""
     return citation.quote in document.text_of(citation.line_start, citation.line_end)
+
+
+# -- what kind of value the question asks for ----------------------------------------------------------------
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundred|thousand|million|billion|dozens?|several|a few|many"
+)
+_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    # kind: (the question asks for it, a text gives one)
+    "share": (
+        re.compile(
+            r"\b(what|which|by what|how (large|big) an?)\s+(percentage|percent|share|proportion|fraction|rate)\b"
+            r"|\bhow many percent\b|\bwhat\s+\w+\s+rate\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"\d\s*(%|percent|per cent)|\b\d+\s*/\s*\d+\b|\b(half|a third|one[- ]third|two[- ]thirds|a quarter|"
+            r"one[- ]quarter|three[- ]quarters|a fifth|one[- ]fifth|double|triple|twice)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "year": (
+        re.compile(r"\b(what|which|in what)\s+year\b", re.IGNORECASE),
+        re.compile(r"\b(1[0-9]|20)\d\d\b|\b\d0s\b"),
+    ),
+    "count": (
+        re.compile(r"\bhow many\b(?!\s+percent)", re.IGNORECASE),
+        re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE),
+    ),
+}
+
+
+def asked_kind(question: str) -> str | None:
+    """ "share", "year" or "count" when the question asks for that kind of value ("by what percentage…")."""
+    return next((kind for kind, (asks, _) in _KINDS.items() if asks.search(question)), None)
+
+
+def gives_kind(kind: str, text: str) -> bool:
+    """Whether `text` holds a value of that kind (a percentage or fraction, a year, a number)."""
+    return bool(_KINDS[kind][1].search(text))

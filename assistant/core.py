@@ -17,7 +17,16 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from .answer import ROLE_LABEL, Answer, Retrieved
-from .cite import REFUSAL_TEXT, Grounded, ground, is_refusal
+from .cite import (
+    REFUSAL_TEXT,
+    Grounded,
+    asked_kind,
+    claims_of,
+    gives_kind,
+    ground,
+    is_refusal,
+    quoted_source,
+)
 from .documents import Document
 from .errors import AssistantError, QuestionError
 from .index import (
@@ -39,6 +48,9 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 History = Sequence[tuple[str, str]]
+_WHO = re.compile(r"^\s*(who|which (reader|commenter|person))\b", re.IGNORECASE)
+_YES_NO = re.compile(r"^\s*(does|did|do|is|was|are|were|has|have|had)\b", re.IGNORECASE)
+_NOT_IN = {"author": "in the article", "editor": "in the editor's note", "commenter": "in the comments"}
 _FOLLOW_UP = re.compile(
     r"^(and|but|so|also|what about|how about|why|then)\b|\b(that|this|it|they|them|he|she|his|her|their|those|these|"
     r"there|the same)\b",
@@ -251,6 +263,56 @@ class Assistant:
             return True
         return not verdict.startswith("NO")
 
+    def second_look(self, question: str, retrieved: Sequence[Retrieved]) -> Iterator[str]:
+        """Stream a second reading of the passages after the model said it doesn't know.
+
+        Why: a 1.5B model says "I don't know" to questions the passages do answer, most of all when the
+        question carries a false premise ("since Trump committed to defend Taiwan…") or asks who said
+        something. Asked to look again for a partial answer or a contradiction, it finds them; what it then
+        says is grounded like any draft, so a claim no passage supports is still dropped.
+        """
+        prompt = load_prompt(self.settings.prompts_dir, "second_look").format(
+            question=question, passages=self.format_passages(retrieved)
+        )
+        try:
+            yield from (self.chat | StrOutputParser()).stream(prompt)
+        except Exception as exc:  # the first reading stands
+            log.warning("Second look failed: %s", exc)
+
+    def _checked_kind(self, question: str, retrieved: Sequence[Retrieved], grounded: Grounded) -> Grounded:
+        """A question that asks for a percentage, a year or a count needs one in the answer.
+
+        None in any retrieved passage: the document cannot answer, so the answer becomes a refusal that keeps
+        what the document does say ("The document doesn't say. Trade reached US$237 billion [1]."). Present in
+        the passages but not in the answer: the answer check decides.
+        """
+        kind = asked_kind(question)
+        if kind is None or grounded.refused or gives_kind(kind, re.sub(r"\[\d+\]", "", grounded.text)):
+            return grounded
+        if not any(gives_kind(kind, r.passage.text) for r in retrieved):
+            return Grounded(f"{REFUSAL_TEXT} {grounded.text}", grounded.citations, True)
+        return Grounded(grounded.text, grounded.citations, grounded.refused, True)
+
+    def _voice_asked(self, question: str, grounded: Grounded) -> Grounded:
+        """ "Does the article say X?" answered only from a reader comment: say it is not the article's.
+
+        Why: the 1.5B model answers "Yes, …" whenever any passage says X; who said it is the point of the
+        question, and the citations' roles know it.
+        """
+        if grounded.refused or not grounded.citations or not _YES_NO.match(question):
+            return grounded
+        voices = voices_named(question, self.retriever.voice_names)
+        if len(voices) != 1:
+            return grounded
+        (voice,) = voices
+        if any(c.role == voice for c in grounded.citations):
+            return grounded
+        text = re.sub(r"^(yes|no)\b[,.]?\s*", "", grounded.text, flags=re.IGNORECASE)
+        if re.match(r"(a|an|the|one)\b", text, flags=re.IGNORECASE):
+            text = text[:1].lower() + text[1:]
+        text = f"Not {_NOT_IN[voice]}: {text}"
+        return Grounded(text, grounded.citations, False, grounded.suspect)
+
     # -- answering -------------------------------------------------------------------------------------
     def ask(self, question: str, history: History | None = None, sources: Sequence[str] | None = None) -> Answer:
         """Answer one question (optionally in a conversation, optionally limited to some files)."""
@@ -316,14 +378,30 @@ class Assistant:
             yield Answer(question, message, False, [], retrieved, timings, standalone_out, error=message)
             return
         timings.setdefault("first_token_s", time.perf_counter() - started)
-        grounded = ground(
-            "".join(draft),
+        text = "".join(draft)
+        if self.settings.second_look and is_refusal(text) and len(claims_of(text)) <= 1:
+            again: list[str] = []
+            yield "\n\n"
+            for token in self.second_look(standalone, retrieved):
+                again.append(token)
+                yield token
+            text = "".join(again) or text
+        grounded = self._checked_kind(
+            standalone,
             retrieved,
-            self.documents,
-            embedding_model().embed_documents,
-            self.settings.support_threshold,
-            question=standalone,
+            ground(
+                text,
+                retrieved,
+                self.documents,
+                embedding_model().embed_documents,
+                self.settings.support_threshold,
+                question=standalone,
+            ),
         )
+        if (grounded.refused and not grounded.citations) or _WHO.match(standalone):
+            # the sentence a question quotes answers "who said …?" better than any paraphrase can
+            grounded = quoted_source(standalone, retrieved, self.documents) or grounded
+        grounded = self._voice_asked(standalone, grounded)
         check = self.settings.verify_answers == "always" or (
             self.settings.verify_answers == "suspect" and grounded.suspect
         )

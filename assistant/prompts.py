@@ -17,6 +17,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "passage": frozenset({"n", "voice", "where", "text"}),
     "verify": frozenset({"question", "answer", "sources"}),
     "condense": frozenset({"history", "question"}),
+    "second_look": frozenset({"question", "passages"}),
     "baseline": frozenset({"context", "question"}),
 }
 

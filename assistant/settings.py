@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         description="When to ask the LLM a YES/NO check that the answer is supported by its cited lines: "
         "'suspect' = only when a claim uses a question word that no retrieved passage contains.",
     )
+    second_look: bool = Field(
+        default=True,
+        description="When the model says it doesn't know although passages were found, ask it once more to "
+        "read them for a partial answer or a false premise (one more LLM call, on those answers only).",
+    )
     support_threshold: float = Field(
         default=0.4,
         description="Least similarity between an answer sentence and its quote to count as cited.",

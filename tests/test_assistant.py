@@ -42,6 +42,47 @@ def test_model_saying_it_does_not_know_is_a_refusal(seed_index: Settings) -> Non
     assert answer.refused and answer.answer == REFUSAL_TEXT and answer.citations == []
 
 
+def test_second_look_finds_the_answer_the_first_reading_missed(seed_index: Settings) -> None:
+    second = "The author believes Trump's plan is likely to backfire [1]."
+    answer = Assistant(seed_index, chat=FakeListChatModel(responses=["I don't know.", second])).ask(BACKFIRE)
+    assert not answer.refused and answer.citations and "likely to backfire" in answer.answer
+    assert all(c.role == "author" for c in answer.citations)
+    once = Assistant(seed_index, second_look=False, chat=FakeListChatModel(responses=["I don't know.", second]))
+    assert once.ask(BACKFIRE).refused  # without it the first reading stands
+
+
+def test_second_look_that_also_finds_nothing_is_a_refusal(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=["I don't know.", "I don't know."])
+    answer = Assistant(seed_index, chat=chat).ask("What did the US and Russia agree on at the Saudi Arabia talks?")
+    assert answer.refused and answer.answer == REFUSAL_TEXT
+
+
+def test_a_percentage_no_passage_holds_is_refused_keeping_what_the_document_says(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=["Bilateral trade reached a record high of US$237 billion in 2024 [1]."])
+    answer = Assistant(seed_index, chat=chat).ask("By what percentage did China-Russia trade grow in 2024?")
+    assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and "237" in answer.answer
+    assert answer.citations and "237" in answer.citations[0].quote  # the context is still cited
+    counted = Assistant(seed_index, chat=FakeListChatModel(responses=["Beijing won over 70 countries [1]."]))
+    assert not counted.ask("How many countries officially recognize Taiwan as part of China?").refused
+
+
+def test_does_the_article_say_answered_from_a_comment_says_it_is_not_the_article(seed_index: Settings) -> None:
+    draft = "Yes, the article says Annalena Baerbock promised China softer sanctions if China dumped Russia [1]."
+    answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
+        "Does the article say Annalena Baerbock offered China a deal to drop Russia?"
+    )
+    assert answer.answer.startswith("Not in the article: a commenter says")
+    assert answer.citations and {c.role for c in answer.citations} == {"commenter"}
+
+
+def test_who_said_a_quote_is_answered_with_the_sentence_that_holds_it(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=["The author said it [1]."])
+    answer = Assistant(seed_index, chat=chat).ask('who said "im going to have to un-unite them"?')
+    assert "Trump said" in answer.answer and not answer.refused
+    (c,) = answer.citations
+    assert "un-unite them" in c.quote and c.role == "author"
+
+
 def test_invented_answer_is_not_shown_as_cited(seed_index: Settings) -> None:
     chat = FakeListChatModel(responses=["The split happened in 1961 after a dispute over nuclear weapons [1]."])
     answer = Assistant(seed_index, chat=chat).ask("What year did the original Sino-Soviet split happen?")

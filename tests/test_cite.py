@@ -6,7 +6,17 @@ import math
 import re
 
 from assistant.answer import Citation, Retrieved
-from assistant.cite import REFUSAL_TEXT, claims_of, ground, is_refusal, locate, verify
+from assistant.cite import (
+    REFUSAL_TEXT,
+    asked_kind,
+    claims_of,
+    gives_kind,
+    ground,
+    is_refusal,
+    locate,
+    quoted_source,
+    verify,
+)
 from assistant.documents import Document, Paragraph, Passage
 
 LINES = [
@@ -136,3 +146,37 @@ def test_claim_using_a_question_word_no_passage_has_is_suspect() -> None:
         question="What did they agree on at the talks?",
     )
     assert g.suspect and not g.refused
+
+
+def test_a_question_quoting_the_document_is_answered_by_the_quoted_sentence() -> None:
+    doc = _doc()
+    found = quoted_source("Who says the plan is “a secret”?", _retrieved(doc), {doc.source: doc})
+    assert found is not None and not found.refused
+    assert found.text == "A commenter writes: “A reader jokes that the plan is a secret.” [1]"
+    c = found.citations[0]
+    assert (c.role, c.line_start) == ("commenter", 3) and verify(c, doc)
+    assert quoted_source('Who said "the plan will fail"?', _retrieved(doc), {doc.source: doc}) is None
+    assert quoted_source("Who says the plan is a secret?", _retrieved(doc), {doc.source: doc}) is None
+
+
+def test_quoted_phrases_match_across_apostrophes_and_case() -> None:
+    doc = _doc()
+    found = quoted_source("who wrote 'THE AUTHOR ARGUES the plan'?", _retrieved(doc), {doc.source: doc})
+    assert found is None  # single quotes are too common inside words to delimit a phrase
+    found = quoted_source('who wrote "the authors argues"?', _retrieved(doc), {doc.source: doc})
+    assert found is None
+    found = quoted_source('who wrote "The Author argues the plan"?', _retrieved(doc), {doc.source: doc})
+    assert found is not None and found.citations[0].role == "author"
+
+
+def test_the_kind_of_value_asked_for() -> None:
+    assert asked_kind("By what percentage did trade grow?") == "share"
+    assert asked_kind("What tariff rate did he set?") == "share"
+    assert asked_kind("In what year did the split happen?") == "year"
+    assert asked_kind("How many countries recognise it?") == "count"
+    assert asked_kind("Why does the author think so?") is None
+    assert asked_kind("When did they meet?") is None  # a date can be "just before the invasion"
+    assert gives_kind("share", "It rose 12 % [1].") and gives_kind("share", "about a third of it")
+    assert not gives_kind("share", "Trade reached US$237 billion [1].")
+    assert gives_kind("year", "in 1969") and not gives_kind("year", "in the Cold War era")
+    assert gives_kind("count", "70 countries") and gives_kind("count", "seventy countries")
