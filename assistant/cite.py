@@ -30,6 +30,11 @@ _FRAMING = re.compile(
     r"^(yes|no|not (quite|really|exactly)|(he|she|they|it|that|this) (does|did|do|is|was)( not|n['’]t)?)\b[^.!?]{0,20}[.!?]?$",
     re.IGNORECASE,
 )
+_META = re.compile(
+    r"^(the|this|that|these|those) (passages?|texts?|documents?|context|sources?)( provided| above| given)? "
+    r"(discuss|mention|describe|talk|refer|relate|provide|focus|deal|is about|are about|do not|does not)",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"\d[\d,.]*%?")
 
 
@@ -150,6 +155,8 @@ def ground(
     pieces: list[str] = []
     supported = 0
     for claim, vec in zip(claims, claim_vecs, strict=True):
+        if _META.match(claim.text):
+            continue  # "The passage discusses…" describes the sources instead of answering from them
         numbers = {n.rstrip(".,") for n in _NUMBER.findall(claim.text)}
         if numbers - known_numbers:
             continue  # a figure the document does not contain: never show it
@@ -239,7 +246,7 @@ _VOICE_SUBJECT = {"author": "the author", "editor": "the editor", "commenter": "
 _VOICE_PHRASE = re.compile(
     r"^(?:(?:yes|no)[,.]?\s+)?(?P<lead>according to |in |as )?(?P<voice>the article['’]s author|the article author|the author|"
     r"the article|the editor['’]s note|the editor|the introduction|the commenters?|an? (?:reader|commenter)|"
-    r"one (?:reader|commenter)|readers|commenters)\b",
+    r"one (?:reader|commenter)|the reader comments?|the readers?|the comments?|readers|commenters)\b",
     re.IGNORECASE,
 )
 _PHRASE_ROLE = {"author": "author", "article": "author", "editor": "editor", "introduction": "editor"}

@@ -234,7 +234,8 @@ class Assistant:
         turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in list(history)[-3:])
         prompt = load_prompt(self.settings.prompts_dir, "condense").format(history=turns, question=question)
         try:
-            rewritten = str(self.chat.invoke(prompt).content).strip().strip('"').splitlines()[0].strip()
+            reply = str(self.chat.invoke(prompt).content).strip()
+            rewritten = reply.removeprefix("Rewritten:").strip().strip('"').splitlines()[0].strip()
         except (IndexError, AssistantError):
             return question
         if not rewritten or is_refusal(rewritten) or len(rewritten) > 3 * len(question) + 200:
@@ -267,7 +268,7 @@ class Assistant:
         """Stream a second reading of the passages after the model said it doesn't know.
 
         Why: a 1.5B model says "I don't know" to questions the passages do answer, most of all when the
-        question carries a false premise ("since Trump committed to defend Taiwan…") or asks who said
+        question carries a false premise ("since the mayor approved the plan, why…?") or asks who said
         something. Asked to look again for a partial answer or a contradiction, it finds them; what it then
         says is grounded like any draft, so a claim no passage supports is still dropped.
         """
@@ -283,7 +284,7 @@ class Assistant:
         """A question that asks for a percentage, a year or a count needs one in the answer.
 
         None in any retrieved passage: the document cannot answer, so the answer becomes a refusal that keeps
-        what the document does say ("The document doesn't say. Trade reached US$237 billion [1]."). Present in
+        what the document does say ("The document doesn't say. Sales reached 2 million units [1]."). Present in
         the passages but not in the answer: the answer check decides.
         """
         kind = asked_kind(question)

@@ -211,7 +211,10 @@ class ExtractiveFakeChat(BaseChatModel):
         prompt = str(messages[-1].content)
         if "Reply with one word: YES or NO" in prompt:
             return "YES"
-        follow_up = re.search(r"User: (?P<previous>[^\n]*)\n(?:.|\n)*Last question: (?P<question>.+)$", prompt)
+        follow_up = re.search(
+            r"Conversation:\n+User: (?P<previous>[^\n]*)\n(?:.|\n)*Last question: (?P<question>[^\n]+)\s*(Rewritten:\s*)?$",
+            prompt,
+        )
         if follow_up and "Rewrite the last question" in prompt:
             return f"{follow_up['question'].strip()} (about: {follow_up['previous'].strip()})"
         match = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n\[2\]|\Z)", prompt, flags=re.MULTILINE | re.DOTALL)

@@ -9,6 +9,7 @@ from assistant.answer import Citation, Retrieved
 from assistant.cite import (
     REFUSAL_TEXT,
     asked_kind,
+    attribute,
     claims_of,
     gives_kind,
     ground,
@@ -180,3 +181,27 @@ def test_the_kind_of_value_asked_for() -> None:
     assert not gives_kind("share", "Trade reached US$237 billion [1].")
     assert gives_kind("year", "in 1969") and not gives_kind("year", "in the Cold War era")
     assert gives_kind("count", "70 countries") and gives_kind("count", "seventy countries")
+
+
+def test_sentences_about_the_passages_are_not_answers() -> None:
+    doc = _doc()
+    g = ground(
+        "The passage discusses the plan [2]. The author argues the plan will backfire [2].",
+        _retrieved(doc),
+        {doc.source: doc},
+        _embed,
+        0.45,
+    )
+    assert g.text == "The author argues the plan will backfire [1]." and not g.refused
+    only = ground(
+        "The passages provided discuss the plan and trade [2].", _retrieved(doc), {doc.source: doc}, _embed, 0.45
+    )
+    assert only.refused and only.text == REFUSAL_TEXT
+
+
+def test_a_reader_comment_phrase_is_corrected_to_the_cited_voice() -> None:
+    assert (
+        attribute("The reader comment suggests the plan is naive.", "author")
+        == "The author suggests the plan is naive."
+    )
+    assert attribute("Yes, the article says so.", "commenter") == "Yes, a commenter says so."
