@@ -145,10 +145,16 @@ def scale_curve(
 
 
 def project_builds(points: list[dict[str, Any]], passages_per_s: float | None) -> None:
-    """Add `build_distinct_s`: the build if every passage were new text (parse + store + embedding)."""
+    """Add `build_distinct_s`: the build if every passage were new text (parse + store + embedding).
+
+    The embedding rate is the one measured in the largest corpus's build (batched, as in any big build);
+    `passages_per_s` (the seed's whole build, store writes included) is the fallback.
+    """
+    measured = [p["embedded"] / p["embed_s"] for p in points if p.get("embedded") and p.get("embed_s")]
+    rate = measured[-1] if measured else passages_per_s
     for p in points:
-        if passages_per_s:
-            p["build_distinct_s"] = rounded(p["parse_s"] + p["store_s"] + p["passages"] / passages_per_s, 0)
+        if rate:
+            p["build_distinct_s"] = rounded(p["parse_s"] + p["store_s"] + p["passages"] / rate, 0)
 
 
 # -- the whole run ---------------------------------------------------------------------------------------------
