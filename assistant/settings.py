@@ -38,9 +38,6 @@ class Settings(BaseSettings):
     )
 
     llm: Literal["local", "openai", "fake"] = Field(default="local", description="LLM backend.")
-    local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
-        default="qwen2.5-coder-1.5b", description="Which packaged GGUF model the local backend loads."
-    )
     model_path: Path | None = Field(default=None, description="Explicit GGUF file for the local backend.")
     openai_base_url: str | None = Field(
         default=None, description="Base URL of an OpenAI-compatible server (vLLM, llama-server, Ollama)."
