@@ -452,7 +452,10 @@ def _swap(build: Path, link: Path) -> None:
         if old != target and time.time() - old.stat().st_mtime > OLD_STORE_GRACE_S:
             shutil.rmtree(old, ignore_errors=True)
     for stale in folder.glob(".build-*"):  # left by a build killed before its `finally` (SIGKILL, power loss)
-        newest = max((p.stat().st_mtime for p in [stale, *stale.rglob("*")]), default=0.0)
+        try:
+            newest = max(p.stat().st_mtime for p in [stale, *stale.rglob("*")])
+        except OSError:  # files coming and going: a build is running there
+            continue
         if time.time() - newest > STALE_BUILD_S:
             shutil.rmtree(stale, ignore_errors=True)
 
