@@ -117,7 +117,9 @@ def index(rebuild: bool, as_json: bool, watch: bool, interval: float) -> None:
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
-@click.option("--source", "sources", multiple=True, help="Limit to this document (repeatable).")
+@click.option(
+    "--source", "sources", multiple=True, help="Limit to this document: path, file name or title (repeatable)."
+)
 @click.option("--top-k", type=int, default=None, help="Passages given to the LLM.")
 @click.option("--llm", type=click.Choice(["local", "openai", "fake"]), default=None, help="LLM backend.")
 @_friendly

@@ -158,6 +158,27 @@ class Assistant:
                 self._overview = Overview(retriever.passages, vectors)
             return self._overview
 
+    def resolve_sources(self, names: Sequence[str] | None) -> list[str] | None:
+        """Documents as the index names them ("seeds/handbook/notes.md") from what a person types: that path,
+        the file name ("notes.md") or the title, any case. A name that matches nothing is kept as it is: it
+        filters to nothing, so the answer is a refusal; nothing outside the index is ever looked up."""
+        if not names:
+            return None
+        known = self.documents
+        out: list[str] = []
+        for name in names:
+            if name in known:
+                out.append(name)
+                continue
+            wanted = name.strip().lower()
+            matches = [
+                source
+                for source, document in known.items()
+                if wanted in (source.lower(), source.rsplit("/", 1)[-1].lower(), (document.title or "").lower())
+            ]
+            out.extend(matches or [name])
+        return out
+
     def _select(self, question: str, sources: Sequence[str] | None) -> list[Retrieved]:
         """Top-k passages, or for a summary question a representative selection of the voice(s) asked about."""
         retriever = self.retriever
@@ -330,6 +351,7 @@ class Assistant:
         """Yield the answer's text as it is generated, then the complete, grounded `Answer`."""
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
+        sources = self.resolve_sources(sources)
         standalone = self.standalone(question, history)
         standalone_out = standalone if standalone != question else None
         if kind_of(standalone) == "outline":

@@ -65,6 +65,10 @@ def test_sources_limit_retrieval_to_one_document(settings: Settings, seeds: Path
     limited = assistant.ask(STEPS, sources=[ARTICLE])
     assert all(c.source == ARTICLE for c in limited.citations)
     assert {r.passage.source for r in assistant.ask(STEPS, sources=[HANDBOOK]).retrieved} == {HANDBOOK}
+    title = assistant.documents[HANDBOOK].title or ""
+    for typed in ("second.md", title.upper()):  # as a person would type it: the file name, the title
+        assert assistant.resolve_sources([typed]) == [HANDBOOK], typed
+    assert assistant.resolve_sources(["../etc/passwd"]) == ["../etc/passwd"]  # unknown: filters to nothing
 
 
 def test_add_change_delete_readd_touch_only_that_file(settings: Settings, seeds: Path) -> None:
