@@ -100,3 +100,21 @@ def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp
     assert results["cold_first_answer_s"] > 0 and a["cold_runs"][0]["phases_s"]["first_answer"] > 0
     assert results["rss_mb_peak"] > 100  # the served app with MiniLM loaded
     assert results["scaling"][0]["rss_mb_peak"] > 100  # measured in its own process
+
+
+def test_retrieval_sweep_prints_one_row_per_setting(
+    seeds: Path, gold: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location("sweep", ROOT / "benchmarks" / "retrieval_sweep.py")
+    assert spec and spec.loader
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    from assistant import retrieve
+
+    before = retrieve.RRF_K
+    sweep.main(str(gold))  # the seed under the test's own seeds/, three dev questions
+    assert before == retrieve.RRF_K  # restored: other retrievers in this process are untouched
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 12
+    recall = [float(r.split("|")[3]) for r in rows]
+    assert all(0.0 <= x <= 1.0 for x in recall) and max(recall) > 0  # the three questions' evidence is found
