@@ -201,11 +201,15 @@ def _extractive(
     best = max(range(len(pool)), key=lambda j: _cosine(vectors[0], vectors[j + 1]))
     if _cosine(vectors[0], vectors[best + 1]) < 0.45:
         return Grounded(REFUSAL_TEXT, [], True)
-    cand = pool[best]
+    return _quoting(pool[best], retrieved, documents) or Grounded(REFUSAL_TEXT, [], True)
+
+
+def _quoting(cand: _Candidate, retrieved: Sequence[Retrieved], documents: dict[str, Document]) -> Grounded | None:
+    """The answer "The editor writes: “sentence” [1]", cited; None when the sentence's lines cannot be found."""
     passage = retrieved[cand.passage_index].passage
     lines = locate(cand.sentence, passage, documents.get(passage.source))
     if lines is None:
-        return Grounded(REFUSAL_TEXT, [], True)
+        return None
     citations: list[Citation] = []
     citation = _cite(citations, passage, lines, cand.sentence)
     voice = _VOICE_SUBJECT[passage.role].capitalize()
@@ -230,15 +234,8 @@ def quoted_source(question: str, retrieved: Sequence[Retrieved], documents: dict
     phrases = [_plain(q) for q in re.findall(r"[\"“]([^\"“”]{6,300})[\"”]", question)]
     phrases = [p.strip(" .,;:!?") for p in phrases if len(p.split()) >= 2]
     for cand in _candidates(retrieved) if phrases else []:
-        if any(p in _plain(cand.sentence) for p in phrases):
-            passage = retrieved[cand.passage_index].passage
-            lines = locate(cand.sentence, passage, documents.get(passage.source))
-            if lines is None:
-                continue
-            citations: list[Citation] = []
-            citation = _cite(citations, passage, lines, cand.sentence)
-            voice = _VOICE_SUBJECT[passage.role].capitalize()
-            return Grounded(f"{voice} writes: {_in_quotes(cand.sentence)} [{citation.n}]", citations, False)
+        if any(p in _plain(cand.sentence) for p in phrases) and (found := _quoting(cand, retrieved, documents)):
+            return found
     return None
 
 

@@ -30,6 +30,7 @@ from .cite import (
 from .documents import Document
 from .errors import AssistantError, QuestionError
 from .index import (
+    Corpus,
     IndexReport,
     all_passages,
     embedding_model,
@@ -100,27 +101,23 @@ class Assistant:
         """Build or update the index from seeds/ (a no-op when it is current)."""
         with self._lock:
             corpus = load_corpus(self.settings)
-            report = ensure_index(self.settings, rebuild=rebuild, progress=progress, corpus=corpus)
-            self._documents = {d.source: d for d in corpus.documents}
-            self._retriever = None
-            self._overview = None
-            self.last_index = report
-            return report
+            return self._adopt(corpus, ensure_index(self.settings, rebuild=rebuild, progress=progress, corpus=corpus))
 
     def prepare(self, progress: Any = None) -> IndexReport:
         """Make the index usable before the first question: `index()`, except in server mode when the shared
         collection already holds an index; then it is used as it is and only `assistant index` writes to it."""
         with self._lock:
-            if self.settings.chroma_url:
-                corpus = load_corpus(self.settings)
-                report = join_served(self.settings, corpus)
-                if report is not None:
-                    self._documents = {d.source: d for d in corpus.documents}
-                    self._retriever = None
-                    self._overview = None
-                    self.last_index = report
-                    return report
-            return self.index(progress=progress)
+            corpus = load_corpus(self.settings)
+            joined = join_served(self.settings, corpus) if self.settings.chroma_url else None
+            return self._adopt(corpus, joined or ensure_index(self.settings, progress=progress, corpus=corpus))
+
+    def _adopt(self, corpus: Corpus, report: IndexReport) -> IndexReport:
+        """Take the documents just read and the index they went into; retriever and overview reopen lazily."""
+        self._documents = {d.source: d for d in corpus.documents}
+        self._retriever = None
+        self._overview = None
+        self.last_index = report
+        return report
 
     @property
     def retriever(self) -> HybridRetriever:
