@@ -55,6 +55,20 @@ METRICS: dict[str, Metric] = {
     )
 }
 
+# The per-type table's columns (the plot draws the unitless ones).
+BY_TYPE = (
+    "evidence_recall",
+    "mrr",
+    "chars_retrieved",
+    "citation_precision",
+    "citation_recall",
+    "refusal_rate",
+    "false_refusal_rate",
+    "token_f1",
+    "similarity",
+    "total_p50",
+)
+
 
 # -- aggregation -------------------------------------------------------------------------------------------
 def percentile(values: Sequence[float | None], q: float) -> float | None:
@@ -183,18 +197,7 @@ class Report:
             f"LLM `{c.get('llm', '?')}`"
         )
         summary = _table(["metric", "value"], [[METRICS[k].label, fmt(k, v)] for k, v in self.summary.items()])
-        keys = [
-            "evidence_recall",
-            "mrr",
-            "chars_retrieved",
-            "citation_precision",
-            "citation_recall",
-            "refusal_rate",
-            "false_refusal_rate",
-            "token_f1",
-            "similarity",
-            "total_p50",
-        ]
+        keys = BY_TYPE
         counts = self.counts()
         per_type = _table(
             ["type", "n", *(METRICS[k].label for k in keys)],
@@ -248,16 +251,7 @@ def plot(reports: Sequence[Report]) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    keys = [
-        "evidence_recall",
-        "mrr",
-        "citation_precision",
-        "citation_recall",
-        "refusal_rate",
-        "false_refusal_rate",
-        "token_f1",
-        "similarity",
-    ]
+    keys = [k for k in BY_TYPE if not METRICS[k].unit]  # the 0..1 scores share one axis; chars and seconds do not
     types = list(reports[0].by_type)
     fig = Figure(figsize=(16, 7), layout="constrained")
     FigureCanvasAgg(fig)
