@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from assistant.probes import free_port
 from assistant.ui import EXAMPLES
 
 pytestmark = pytest.mark.browser
@@ -66,18 +66,12 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(base: Path, llm: str, extra: tuple[Path, ...] = ()) -> Iterator[Server]:
     """Run `assistant serve` on a free port with everything under `base`; stop it afterwards."""
     (base / "seeds").mkdir(parents=True)
     for seed in [*(ROOT / "seeds").glob("*.txt"), *extra]:
         shutil.copy(seed, base / "seeds" / seed.name)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env.update(
         ASSISTANT_SEEDS_DIR=str(base / "seeds"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,12 @@ from conftest import ROOT, SEED
 from assistant import Assistant, ConfigError, IndexNotReady, Settings
 from assistant.cli import main
 from assistant.index import Manifest, ensure_index, index_version, open_store
+from assistant.probes import free_port
 
 SECOND = ROOT / "tests" / "data" / "second.md"
 HANDBOOK = "seeds/handbook/second.md"
 ARTICLE = f"seeds/{SEED.name}"
 STEPS = "How many steps does the keeper climb to reach the lantern room?"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     assert chroma, "the `chroma` command comes with the chromadb package; run `make install`"
     folder = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen(
         [chroma, "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
@@ -133,7 +127,7 @@ def test_missing_collection_says_to_index(settings: Settings, chroma_url: str) -
 
 
 def test_unreachable_server_and_bad_url_are_actionable(settings: Settings) -> None:
-    down = _server_settings(settings, f"http://127.0.0.1:{_free_port()}", "passages")
+    down = _server_settings(settings, f"http://127.0.0.1:{free_port()}", "passages")
     with pytest.raises(IndexNotReady, match="Cannot reach the Chroma server .* `chroma run --path DIR --port N`"):
         open_store(down)
     with pytest.raises(ConfigError, match="not a URL"):

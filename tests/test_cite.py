@@ -8,6 +8,7 @@ import re
 from assistant.answer import Citation, Retrieved
 from assistant.cite import (
     REFUSAL_TEXT,
+    Grounded,
     asked_kind,
     attribute,
     claims_of,
@@ -52,6 +53,17 @@ def _retrieved(doc: Document) -> list[Retrieved]:
     return [Retrieved(p, 1.0 - i / 10, 0.9) for i, p in enumerate(doc.passages)]
 
 
+def _ground(draft: str, question: str = "") -> Grounded:
+    """`ground` over the toy document, every passage retrieved, at the tests' support threshold."""
+    doc = _doc()
+    return ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45, question=question)
+
+
+def _quoted(question: str) -> Grounded | None:
+    doc = _doc()
+    return quoted_source(question, _retrieved(doc), {doc.source: doc})
+
+
 def test_claims_take_markers_and_leading_markers_join_previous_sentence() -> None:
     claims = claims_of("The plan will backfire [2]. [3] A reader jokes about it [3, 1].")
     assert [c.markers for c in claims] == [(2, 3), (3, 1)]
@@ -65,7 +77,7 @@ def test_quote_marks_echoed_from_the_prompt_are_not_part_of_a_claim() -> None:
 
 def test_correct_marker_gives_verified_quote_and_exact_lines() -> None:
     doc = _doc()
-    g = ground("The author argues the plan will backfire [2].", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    g = _ground("The author argues the plan will backfire [2].")
     assert not g.refused
     assert g.citations[0].quote == "The author argues the plan will backfire."
     assert (g.citations[0].line_start, g.citations[0].line_end) == (2, 2)
@@ -75,41 +87,30 @@ def test_correct_marker_gives_verified_quote_and_exact_lines() -> None:
 
 
 def test_wrong_marker_is_repaired_to_the_supporting_passage() -> None:
-    doc = _doc()
-    g = ground("A reader jokes that the plan is a secret [1].", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    g = _ground("A reader jokes that the plan is a secret [1].")
     assert g.citations[0].line_start == 3 and g.citations[0].role == "commenter"
 
 
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
-    doc = _doc()
-    g = ground("The editor says the talks ended without a statement.", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
 
 
 def test_unsupported_sentences_are_dropped_and_figures_not_in_the_document_never_shown() -> None:
-    doc = _doc()
     draft = "The author argues the plan will backfire [2]. Trade grew by 25% in 2024 [2]. Bananas are yellow."
-    g = ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    g = _ground(draft)
     assert "25%" not in g.text and "Bananas" not in g.text
     assert len(g.citations) == 1
 
 
 def test_model_refusal_and_nothing_supported_both_refuse() -> None:
-    doc = _doc()
-    assert ground("I don't know.", _retrieved(doc), {doc.source: doc}, _embed, 0.45).refused
-    g = ground("Paris is the capital of France.", _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert _ground("I don't know.").refused
+    g = _ground("Paris is the capital of France.")
     assert g.refused and g.text == REFUSAL_TEXT and g.citations == []
 
 
 def test_refusal_keeps_supported_context() -> None:
-    doc = _doc()
-    g = ground(
-        "The document does not say what was agreed. The editor says the talks ended without a statement [1].",
-        _retrieved(doc),
-        {doc.source: doc},
-        _embed,
-        0.45,
-    )
+    g = _ground("The document does not say what was agreed. The editor says the talks ended without a statement [1].")
     assert g.refused and g.text.startswith(REFUSAL_TEXT) and g.citations
 
 
@@ -128,45 +129,33 @@ def test_locate_narrowest_lines_and_rejects_missing_quote() -> None:
 
 
 def test_claim_using_a_question_word_no_passage_has_is_suspect() -> None:
-    doc = _doc()
-    g = ground(
-        "The editor says the talks ended without a statement [1].",
-        _retrieved(doc),
-        {doc.source: doc},
-        _embed,
-        0.45,
-        question="What did they agree on at the talks?",
+    g = _ground(
+        "The editor says the talks ended without a statement [1].", question="What did they agree on at the talks?"
     )
     assert not g.suspect
-    g = ground(
-        "They agreed that the talks ended without a statement [1].",
-        _retrieved(doc),
-        {doc.source: doc},
-        _embed,
-        0.45,
-        question="What did they agree on at the talks?",
+    g = _ground(
+        "They agreed that the talks ended without a statement [1].", question="What did they agree on at the talks?"
     )
     assert g.suspect and not g.refused
 
 
 def test_a_question_quoting_the_document_is_answered_by_the_quoted_sentence() -> None:
     doc = _doc()
-    found = quoted_source("Who says the plan is “a secret”?", _retrieved(doc), {doc.source: doc})
+    found = _quoted("Who says the plan is “a secret”?")
     assert found is not None and not found.refused
     assert found.text == "A commenter writes: “A reader jokes that the plan is a secret.” [1]"
     c = found.citations[0]
     assert (c.role, c.line_start) == ("commenter", 3) and verify(c, doc)
-    assert quoted_source('Who said "the plan will fail"?', _retrieved(doc), {doc.source: doc}) is None
-    assert quoted_source("Who says the plan is a secret?", _retrieved(doc), {doc.source: doc}) is None
+    assert _quoted('Who said "the plan will fail"?') is None
+    assert _quoted("Who says the plan is a secret?") is None
 
 
 def test_quoted_phrases_match_across_apostrophes_and_case() -> None:
-    doc = _doc()
-    found = quoted_source("who wrote 'THE AUTHOR ARGUES the plan'?", _retrieved(doc), {doc.source: doc})
+    found = _quoted("who wrote 'THE AUTHOR ARGUES the plan'?")
     assert found is None  # single quotes are too common inside words to delimit a phrase
-    found = quoted_source('who wrote "the authors argues"?', _retrieved(doc), {doc.source: doc})
+    found = _quoted('who wrote "the authors argues"?')
     assert found is None
-    found = quoted_source('who wrote "The Author argues the plan"?', _retrieved(doc), {doc.source: doc})
+    found = _quoted('who wrote "The Author argues the plan"?')
     assert found is not None and found.citations[0].role == "author"
 
 
@@ -184,18 +173,9 @@ def test_the_kind_of_value_asked_for() -> None:
 
 
 def test_sentences_about_the_passages_are_not_answers() -> None:
-    doc = _doc()
-    g = ground(
-        "The passage discusses the plan [2]. The author argues the plan will backfire [2].",
-        _retrieved(doc),
-        {doc.source: doc},
-        _embed,
-        0.45,
-    )
+    g = _ground("The passage discusses the plan [2]. The author argues the plan will backfire [2].")
     assert g.text == "The author argues the plan will backfire [1]." and not g.refused
-    only = ground(
-        "The passages provided discuss the plan and trade [2].", _retrieved(doc), {doc.source: doc}, _embed, 0.45
-    )
+    only = _ground("The passages provided discuss the plan and trade [2].")
     assert only.refused and only.text == REFUSAL_TEXT
 
 

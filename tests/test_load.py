@@ -14,7 +14,6 @@ import html
 import json
 import os
 import random
-import socket
 import statistics
 import threading
 import time
@@ -28,6 +27,7 @@ import pytest
 
 from assistant import Answer, Assistant, Settings
 from assistant.cite import REFUSAL_TEXT
+from assistant.probes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -199,12 +199,6 @@ def test_python_api_under_concurrent_load(seed_index: Settings, expected: dict[s
 
 
 # -- the running app ----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(seed_index: Settings) -> Iterator[str]:
     """The chat app on 127.0.0.1 (fake LLM), queued as `assistant serve` queues it, in this process."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from assistant import Answer, Assistant, ModelUnavailable, QuestionError, Settin
 from assistant.cli import main
 from assistant.documents import Paragraph, chunk
 from assistant.index import Manifest, _client, ensure_index, load_corpus, open_store, store_dir
+from assistant.probes import free_port
 
 BACKFIRE = "Why does the author think the split will backfire?"
 SEED_SOURCE = "seeds/000_b8aa54d3edd41c2c.txt"
@@ -36,10 +36,7 @@ SEED_SOURCE = "seeds/000_b8aa54d3edd41c2c.txt"
 # -- helpers ------------------------------------------------------------------------------------------------
 def closed_port_url() -> str:
     """An http://127.0.0.1 URL where nothing listens (the port was free a moment ago)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 @pytest.fixture
@@ -337,20 +334,24 @@ def test_unreadable_manifest_and_dangling_store_link_are_rebuilt(indexed: Settin
     assert not Assistant(indexed).ask(BACKFIRE).refused
 
 
-@pytest.mark.slow
-def test_leftover_build_folder_from_a_killed_build_is_ignored(indexed: Settings) -> None:
-    leftover = indexed.index_dir / ".build-killed"
+def _leftover_build(settings: Settings) -> Path:
+    """What a build killed with SIGKILL leaves: a `.build-*` folder with half a database in it."""
+    leftover = settings.index_dir / ".build-killed"
     leftover.mkdir()
     (leftover / "chroma.sqlite3").write_bytes(b"half a database")
+    return leftover
+
+
+@pytest.mark.slow
+def test_leftover_build_folder_from_a_killed_build_is_ignored(indexed: Settings) -> None:
+    _leftover_build(indexed)
     assert ensure_index(indexed).action == "up to date"
     assert not Assistant(indexed).ask(BACKFIRE).refused
 
 
 @pytest.mark.slow
 def test_leftover_build_folder_from_a_killed_build_is_cleaned_up(indexed: Settings) -> None:
-    leftover = indexed.index_dir / ".build-killed"
-    leftover.mkdir()
-    (leftover / "chroma.sqlite3").write_bytes(b"half a database")
+    leftover = _leftover_build(indexed)
     old = time.time() - 2 * 3600
     os.utime(leftover / "chroma.sqlite3", (old, old))
     os.utime(leftover, (old, old))
