@@ -35,7 +35,15 @@ _META = re.compile(
     r"(discuss|mention|describe|talk|refer|relate|provide|focus|deal|is about|are about|do not|does not)",
     re.IGNORECASE,
 )
+_CONNECTIVE = re.compile(r"\W*(?:and|or|also|see|both|and also|as well)?\W*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,.]*%?")
+# "The author, in [1], states…" / "…, as noted in [2]": the marker alone is the citation; the words around it
+# would be left dangling once it is taken out
+_INLINE_REF = re.compile(
+    r",?\s*\b(?:in|see|per|from|(?:as )?(?:stated|noted|shown|mentioned|seen) in)\s+(\[\d+(?:\s*,\s*\d+)*\])"
+    r"(?:\s*,(?=\s)|(?=\s+that\b|\s*[.!?]|\s*$))",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ def claims_of(draft: str) -> list[Claim]:
     """Split a draft into sentences; markers that open a sentence belong to the one before."""
     claims: list[Claim] = []
     draft = re.sub(r"(?m)^\s*>\s?", "", draft)  # passages reach the model quoted with "> "; it may echo that
+    draft = _INLINE_REF.sub(r" \1", draft)
+    draft = re.sub(r",\s*(\[\d+(?:\s*,\s*\d+)*\])\s*,(?=\s)", r" \1", draft)  # "The author, [1], states"
     for sentence in split_sentences(draft.strip()):
         lead = re.match(r"^(\s*\[\d+(?:\s*,\s*\d+)*\])+", sentence)
         if lead and claims:
@@ -75,7 +85,8 @@ def claims_of(draft: str) -> list[Claim]:
                 continue
         markers = _markers(sentence)
         text = _MARKER.sub("", sentence).strip()
-        if text:
+        text = text[:1].upper() + text[1:]
+        if text and not _CONNECTIVE.fullmatch(text):  # "[1] and [2]" points at passages, it claims nothing
             claims.append(Claim(text, markers))
     return claims
 
@@ -153,6 +164,7 @@ def ground(
 
     citations: list[Citation] = []
     pieces: list[str] = []
+    grounded: list[tuple[int, str]] = []
     supported = 0
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if _META.match(claim.text):
@@ -177,6 +189,9 @@ def ground(
         if lines is None:
             continue  # cannot be verified: never shown as if it were
         citation = _cite(citations, passage, lines, cand.sentence)
+        if any(n == citation.n and _overlap(claim.text, said) >= 0.7 for n, said in grounded):
+            continue  # the same point from the same line, said again ("The reader also mentions…")
+        grounded.append((citation.n, claim.text))
         pieces.append(_with_marker(attribute(claim.text, passage.role), citation.n))
         supported += 1
     if not supported:
@@ -246,14 +261,15 @@ _VOICE_PHRASE = re.compile(
     r"one (?:reader|commenter)|the reader comments?|the readers?|the comments?|readers|commenters)\b",
     re.IGNORECASE,
 )
+_NEGATED = re.compile(r"\s+(?:does not|doesn['’]t|did not|didn['’]t|never|is silent|makes no|says nothing)\b", re.I)
 _PHRASE_ROLE = {"author": "author", "article": "author", "editor": "editor", "introduction": "editor"}
 
 
 def attribute(claim: str, role: str) -> str:
     """Correct the voice a sentence opens with ("The author says…") to the voice of the passage it cites."""
     match = _VOICE_PHRASE.match(claim)
-    if not match:
-        return claim
+    if not match or _NEGATED.match(claim, match.end()):
+        return claim  # "The article does not say X [3]" cites a comment on purpose
     phrase = match.group("voice").lower()
     said = next((r for key, r in _PHRASE_ROLE.items() if key in phrase), "commenter")
     if said == role:
@@ -281,12 +297,23 @@ def _stems(text: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 5 and w not in _GENERIC}
 
 
+def _root(word: str) -> str:
+    """The word without a common inflection: "ending" meets "end", which is too short to have a stem."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def _uncovered_terms(question: str, retrieved: Sequence[Retrieved]) -> set[str]:
-    """Question words (as stems) that occur in none of the retrieved passages."""
+    """Question words (as stems) that occur in none of the retrieved passages, not even inflected."""
     context: set[str] = set()
+    roots: set[str] = set()
     for r in retrieved:
         context |= _stems(r.passage.text)
-    return _stems(question) - context
+        roots |= {_root(w) for w in re.findall(r"[a-z]+", r.passage.text.lower())}
+    words = [w for w in re.findall(r"[a-z]+", question.lower()) if len(w) >= 5 and w not in _GENERIC]
+    return {w[:5] for w in words if w[:5] not in context and _root(w) not in roots}
 
 
 def _covered(claim: str, uncovered: set[str]) -> bool:

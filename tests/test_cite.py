@@ -8,6 +8,7 @@ import re
 from assistant.answer import Citation, Retrieved
 from assistant.cite import (
     REFUSAL_TEXT,
+    Claim,
     Grounded,
     asked_kind,
     attribute,
@@ -185,3 +186,39 @@ def test_a_reader_comment_phrase_is_corrected_to_the_cited_voice() -> None:
         == "The author suggests the plan is naive."
     )
     assert attribute("Yes, the article says so.", "commenter") == "Yes, a commenter says so."
+
+
+def test_a_sentence_saying_the_article_does_not_say_keeps_its_voice() -> None:
+    claim = "No, the article does not say Baerbock offered a deal."
+    assert attribute(claim, "commenter") == claim  # it cites the comment to show who did say it
+
+
+def test_markers_woven_into_a_sentence_leave_no_dangling_words() -> None:
+    assert [c.text for c in claims_of("The author, in [2], argues the plan will backfire.")] == [
+        "The author argues the plan will backfire."
+    ]
+    assert claims_of("The author, [2], argues it.")[0].text == "The author argues it."
+    assert claims_of("It will backfire, as noted in [2].") == [Claim("It will backfire.", (2,))]
+    assert (
+        claims_of("The editor writes in [1] that the talks ended.")[0].text == "The editor writes that the talks ended."
+    )
+
+
+def test_a_draft_that_only_points_at_passages_is_answered_by_quoting_them() -> None:
+    assert claims_of("[2] and [3]") == []
+    g = _ground("[2] and [3]", question="Does the author argue the plan will backfire?")
+    assert not g.refused and g.citations[0].line_start == 2 and "backfire" in g.text
+
+
+def test_the_same_point_from_the_same_line_is_said_once() -> None:
+    g = _ground(
+        "The author argues the plan will backfire [2]. The reader also argues the plan will backfire [2]. "
+        "A reader jokes that the plan is a secret [3]."
+    )
+    assert g.text.count("backfire") == 1 and len(g.citations) == 2
+
+
+def test_an_inflected_question_word_found_in_the_passages_is_not_suspect() -> None:
+    draft = "The editor says the talks are ending without a statement [1]."
+    assert not _ground(draft, question="Why are the talks ending?").suspect  # "ended" is in the passage
+    assert _ground(draft.replace("ending", "pausing"), question="Why are the talks pausing?").suspect
