@@ -42,6 +42,7 @@ from .index import (
 )
 from .llm import chat_model
 from .overview import Overview, kind_of, outline
+from .premise import denies, presupposition
 from .prompts import answer_prompt, load_prompt
 from .retrieve import HybridRetriever, voices_named
 from .settings import Settings
@@ -298,6 +299,54 @@ class Assistant:
         except Exception as exc:  # the first reading stands
             log.warning("Second look failed: %s", exc)
 
+    def _settled(self, question: str, retrieved: Sequence[Retrieved], draft: str) -> Grounded:
+        """A draft made into the final answer: grounded, checked for the kind and voice asked, and confirmed
+        by the answer check when it is suspect; a refusal when nothing holds up."""
+        grounded = self._checked_kind(
+            question,
+            retrieved,
+            ground(
+                draft,
+                retrieved,
+                self.documents,
+                embedding_model().embed_documents,
+                self.settings.support_threshold,
+                question=question,
+            ),
+        )
+        if (grounded.refused and not grounded.citations) or _WHO.match(question):
+            # the sentence a question quotes answers "who said …?" better than any paraphrase can
+            grounded = quoted_source(question, retrieved, self.documents) or grounded
+        grounded = self._voice_asked(question, grounded)
+        check = self.settings.verify_answers == "always" or (
+            self.settings.verify_answers == "suspect" and grounded.suspect
+        )
+        if not grounded.refused and check and not self.confirms(question, grounded):
+            return Grounded(REFUSAL_TEXT, [], True)
+        return grounded
+
+    def premise_denied(self, premise: str, passages: str) -> bool:
+        """Whether the model, reading the same passages, answers NO to what the question takes for granted.
+
+        The prompt shares the answer prompt's system message and passages, so llama.cpp reuses their
+        evaluation from the draft just made: the check costs the question's few tokens and a one-word reply.
+        """
+        question = load_prompt(self.settings.prompts_dir, "premise").format(premise=premise)
+        chain = answer_prompt(self.settings.prompts_dir) | self.chat.bind(max_tokens=3) | StrOutputParser()
+        try:
+            return denies(chain.invoke({"question": question, "passages": passages}))
+        except Exception as exc:  # a failing check leaves the answer as it was
+            log.warning("Premise check failed: %s", exc)
+            return False
+
+    def correction(self, question: str, premise: str, passages: str) -> Iterator[str]:
+        """Stream an answer that starts from the premise check's NO (same passages, same prompt prefix)."""
+        asked = load_prompt(self.settings.prompts_dir, "correction").format(premise=premise, question=question)
+        try:
+            yield from self.answer_chain().stream({"question": asked, "passages": passages})
+        except Exception as exc:  # the first answer stands
+            log.warning("Premise correction failed: %s", exc)
+
     def _checked_kind(self, question: str, retrieved: Sequence[Retrieved], grounded: Grounded) -> Grounded:
         """A question that asks for a percentage, a year or a count needs one in the answer.
 
@@ -324,8 +373,8 @@ class Assistant:
         if len(voices) != 1:
             return grounded
         (voice,) = voices
-        if any(c.role == voice for c in grounded.citations):
-            return grounded
+        if any(c.role == voice for c in grounded.citations) or re.match(r"no\b", grounded.text, re.IGNORECASE):
+            return grounded  # the voice asked is cited, or the answer already says it is not theirs
         text = re.sub(r"^(yes|no)\b[,.]?\s*", "", grounded.text, flags=re.IGNORECASE)
         if re.match(r"(a|an|the|one)\b", text, flags=re.IGNORECASE):
             text = text[:1].lower() + text[1:]
@@ -368,10 +417,9 @@ class Assistant:
             yield Answer(question, REFUSAL_TEXT, True, [], retrieved, timings, standalone_out)
             return
         draft: list[str] = []
+        passages = self.format_passages(retrieved)
         try:
-            for token in self.answer_chain().stream(
-                {"question": standalone, "passages": self.format_passages(retrieved)}
-            ):
+            for token in self.answer_chain().stream({"question": standalone, "passages": passages}):
                 if not draft:
                     timings["first_token_s"] = time.perf_counter() - started
                 draft.append(token)
@@ -398,7 +446,7 @@ class Assistant:
             yield Answer(question, message, False, [], retrieved, timings, standalone_out, error=message)
             return
         timings.setdefault("first_token_s", time.perf_counter() - started)
-        text = "".join(draft)
+        text = first_draft = "".join(draft)
         if self.settings.second_look and is_refusal(text) and len(claims_of(text)) <= 1:
             again: list[str] = []
             yield "\n\n"
@@ -406,26 +454,19 @@ class Assistant:
                 again.append(token)
                 yield token
             text = "".join(again) or text
-        grounded = self._checked_kind(
-            standalone,
-            retrieved,
-            ground(
-                text,
-                retrieved,
-                self.documents,
-                embedding_model().embed_documents,
-                self.settings.support_threshold,
-                question=standalone,
-            ),
-        )
-        if (grounded.refused and not grounded.citations) or _WHO.match(standalone):
-            # the sentence a question quotes answers "who said …?" better than any paraphrase can
-            grounded = quoted_source(standalone, retrieved, self.documents) or grounded
-        grounded = self._voice_asked(standalone, grounded)
-        check = self.settings.verify_answers == "always" or (
-            self.settings.verify_answers == "suspect" and grounded.suspect
-        )
-        if not grounded.refused and check and not self.confirms(standalone, grounded):
-            grounded = Grounded(REFUSAL_TEXT, [], True)
+        elif (
+            self.settings.premise_check
+            and (premise := presupposition(standalone))
+            and self.premise_denied(premise, passages)
+        ):
+            corrected: list[str] = []
+            yield "\n\n"
+            for token in self.correction(standalone, premise, passages):
+                corrected.append(token)
+                yield token
+            text = "".join(corrected) or text
+        grounded = self._settled(standalone, retrieved, text)
+        if grounded.refused and text is not first_draft and not is_refusal(first_draft):
+            grounded = self._settled(standalone, retrieved, first_draft)  # a correction that did not hold up
         timings["total_s"] = time.perf_counter() - started
         yield Answer(question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out)

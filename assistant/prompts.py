@@ -18,6 +18,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "verify": frozenset({"question", "answer", "sources"}),
     "condense": frozenset({"history", "question"}),
     "second_look": frozenset({"question", "passages"}),
+    "premise": frozenset({"premise"}),
+    "correction": frozenset({"premise", "question"}),
     "baseline": frozenset({"context", "question"}),
 }
 

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         description="When the model says it doesn't know although passages were found, ask it once more to "
         "read them for a partial answer or a false premise (one more LLM call, on those answers only).",
     )
+    premise_check: bool = Field(
+        default=True,
+        description="For a 'why …?' or 'since …, …?' question, ask the LLM YES/NO whether the passages bear out "
+        "what it takes for granted; on NO, answer again, correcting the premise (prompts/premise.md).",
+    )
     support_threshold: float = Field(
         default=0.4,
         description="Least similarity between an answer sentence and its quote to count as cited.",

@@ -137,3 +137,28 @@ def test_lcel_chain_and_retriever_compose(seed_index: Settings) -> None:
     docs = assistant.retriever.invoke("friendship without limits")
     assert any("friendship without limits" in d.page_content for d in docs)
     assert "[1]" in assistant.chain().invoke("When did Putin and Xi announce their friendship?")
+
+
+SUPPORT = "Why does the author support Trump's plan to split Russia from China?"
+ASSERTED = "The author supports Trump's plan because separating the two powers would be a priority [1]."
+
+
+def test_a_false_premise_the_model_denies_is_corrected_from_the_passages(seed_index: Settings) -> None:
+    correction = "No, the author believes Trump's vision is both naive and shortsighted [1]."
+    chat = FakeListChatModel(responses=[ASSERTED, "NO", correction])
+    answer = Assistant(seed_index, chat=chat).ask(SUPPORT)
+    assert answer.answer.startswith("No,") and not answer.refused
+    assert [(c.role, c.line_start) for c in answer.citations] == [("author", 9)]
+    unchecked = Assistant(seed_index, premise_check=False, chat=FakeListChatModel(responses=[ASSERTED, "NO"]))
+    assert unchecked.ask(SUPPORT).answer.startswith("The author supports")  # the draft stands without it
+
+
+def test_a_premise_the_model_confirms_keeps_the_first_answer(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=[ASSERTED, "YES", "No, that is wrong [1]."])
+    assert Assistant(seed_index, chat=chat).ask(SUPPORT).answer.startswith("The author supports")
+
+
+def test_a_correction_nothing_supports_falls_back_to_the_first_answer(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=[ASSERTED, "NO", "No, the moon landing was staged in 1969."])
+    answer = Assistant(seed_index, chat=chat).ask(SUPPORT)
+    assert answer.answer.startswith("The author supports") and answer.citations
