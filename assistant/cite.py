@@ -143,8 +143,14 @@ def ground(
     embed: Callable[[list[str]], list[list[float]]],
     threshold: float,
     question: str = "",
+    asked: str | None = None,
 ) -> Grounded:
-    """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal."""
+    """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal.
+
+    `asked` is the user's own wording when `question` is a rewrite of it. When every word the user asked with
+    is in the passages, the rewrite's new words ("total" for "how much") are the rewriter's, not a sign that
+    the question reaches past the document, and they make no claim suspect.
+    """
     refused = is_refusal(draft)
     claims = claims_of(draft)
     if refused and claims:
@@ -160,6 +166,8 @@ def ground(
     claim_vecs, cand_vecs = vectors[: len(claims)], vectors[len(claims) :]
     known_numbers = {n.rstrip(".,") for r in retrieved for n in _NUMBER.findall(r.passage.text)}
     uncovered = _uncovered_terms(question, retrieved)
+    if asked and asked != question and not _uncovered_terms(asked, retrieved):
+        uncovered = set()
     suspect = False
 
     citations: list[Citation] = []

@@ -299,7 +299,7 @@ class Assistant:
         except Exception as exc:  # the first reading stands
             log.warning("Second look failed: %s", exc)
 
-    def _settled(self, question: str, retrieved: Sequence[Retrieved], draft: str) -> Grounded:
+    def _settled(self, question: str, retrieved: Sequence[Retrieved], draft: str, asked: str) -> Grounded:
         """A draft made into the final answer: grounded, checked for the kind and voice asked, and confirmed
         by the answer check when it is suspect; a refusal when nothing holds up."""
         grounded = self._checked_kind(
@@ -312,6 +312,7 @@ class Assistant:
                 embedding_model().embed_documents,
                 self.settings.support_threshold,
                 question=question,
+                asked=asked,
             ),
         )
         if (grounded.refused and not grounded.citations) or _WHO.match(question):
@@ -465,8 +466,8 @@ class Assistant:
                 corrected.append(token)
                 yield token
             text = "".join(corrected) or text
-        grounded = self._settled(standalone, retrieved, text)
+        grounded = self._settled(standalone, retrieved, text, question)
         if grounded.refused and text is not first_draft and not is_refusal(first_draft):
-            grounded = self._settled(standalone, retrieved, first_draft)  # a correction that did not hold up
+            grounded = self._settled(standalone, retrieved, first_draft, question)  # a correction that did not hold up
         timings["total_s"] = time.perf_counter() - started
         yield Answer(question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out)

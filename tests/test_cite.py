@@ -222,3 +222,16 @@ def test_an_inflected_question_word_found_in_the_passages_is_not_suspect() -> No
     draft = "The editor says the talks are ending without a statement [1]."
     assert not _ground(draft, question="Why are the talks ending?").suspect  # "ended" is in the passage
     assert _ground(draft.replace("ending", "pausing"), question="Why are the talks pausing?").suspect
+
+
+def test_words_a_follow_up_rewrite_adds_do_not_make_a_claim_suspect() -> None:
+    doc = _doc()
+    draft = "The total trade with China was worth US$237 billion [2]."
+    standalone = "What was the total trade between Russia and China?"
+
+    def suspect(asked: str) -> bool:
+        return ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45, question=standalone, asked=asked).suspect
+
+    assert suspect(standalone)  # "total" is in no passage
+    assert not suspect("And how much trade was there?")  # the user never said "total"
+    assert suspect("Did they agree on trade?")  # the user's own "agree" is in no passage: check the answer
