@@ -35,6 +35,12 @@ _META = re.compile(
     r"(discuss|mention|describe|talk|refer|relate|provide|focus|deal|is about|are about|do not|does not)",
     re.IGNORECASE,
 )
+_MARKER_SUBJECT = re.compile(
+    r"(?P<lead>^|(?<=[.!?])\s+|\b(?:yes|no),\s*)(?P<marker>\[\d+(?:\s*,\s*\d+)*\])\s+"
+    r"(?:indicates|states|says|shows|notes|mentions|explains|suggests|confirms|reports)\s+(?:that\s+)?"
+    r"(?P<claim>[^.!?\[]*)",
+    re.IGNORECASE,
+)
 _CONNECTIVE = re.compile(r"\W*(?:and|or|also|see|both|and also|as well)?\W*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,.]*%?")
 # "The author, in [1], states…" / "…, as noted in [2]": the marker alone is the citation; the words around it
@@ -75,6 +81,7 @@ def claims_of(draft: str) -> list[Claim]:
     draft = re.sub(r"(?m)^\s*>\s?", "", draft)  # passages reach the model quoted with "> "; it may echo that
     draft = _INLINE_REF.sub(r" \1", draft)
     draft = re.sub(r",\s*(\[\d+(?:\s*,\s*\d+)*\])\s*,(?=\s)", r" \1", draft)  # "The author, [1], states"
+    draft = _MARKER_SUBJECT.sub(r"\g<lead>\g<claim> \g<marker>", draft)  # "Yes, [1] indicates that X" claims X
     for sentence in split_sentences(draft.strip()):
         lead = re.match(r"^(\s*\[\d+(?:\s*,\s*\d+)*\])+", sentence)
         if lead and claims:
