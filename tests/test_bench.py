@@ -118,3 +118,21 @@ def test_retrieval_sweep_prints_one_row_per_setting(
     assert len(rows) == 12
     recall = [float(r.split("|")[3]) for r in rows]
     assert all(0.0 <= x <= 1.0 for x in recall) and max(recall) > 0  # the three questions' evidence is found
+
+
+def test_replay_eval_scores_the_same_from_the_cache_without_calling_the_model(
+    seeds: Path, gold: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location("replay", ROOT / "benchmarks" / "replay_eval.py")
+    assert spec and spec.loader
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    args = [str(gold), "--cache", str(tmp_path / "replies.json"), "--llm", "fake"]
+
+    first = replay.main(args)
+    assert " 0 from the cache" in capsys.readouterr().out  # every reply came from the model once
+    second = replay.main(args)
+    out = capsys.readouterr().out
+    assert " 0 from the model" in out and len(json.loads((tmp_path / "replies.json").read_text())) > 0
+    scores = [{k: v for k, v in s.items() if not k.endswith(("_p50", "_p95"))} for s in (first, second)]
+    assert scores[0] == scores[1] and first["quotes_verified"] == 1.0
