@@ -242,8 +242,13 @@ def _quoting(cand: _Candidate, retrieved: Sequence[Retrieved], documents: dict[s
         return None
     citations: list[Citation] = []
     citation = _cite(citations, passage, lines, cand.sentence)
-    voice = _VOICE_SUBJECT[passage.role].capitalize()
-    return Grounded(f"{voice} writes: {_in_quotes(cand.sentence)} [{citation.n}]", citations, False)
+    return Grounded(quoting(citation), citations, False)
+
+
+def quoting(citation: Citation) -> str:
+    """ "The editor writes: “sentence” [1]": the document's own words, with whose they are."""
+    voice = _VOICE_SUBJECT.get(citation.role, "the document").capitalize()
+    return f"{voice} writes: {_in_quotes(citation.quote)} [{citation.n}]"
 
 
 def _in_quotes(sentence: str) -> str:

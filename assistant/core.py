@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -26,6 +27,7 @@ from .cite import (
     ground,
     is_refusal,
     quoted_source,
+    quoting,
 )
 from .documents import Document
 from .errors import AssistantError, QuestionError
@@ -352,14 +354,18 @@ class Assistant:
         """A question that asks for a percentage, a year or a count needs one in the answer.
 
         None in any retrieved passage: the document cannot answer, so the answer becomes a refusal that keeps
-        what the document does say ("The document doesn't say. Sales reached 2 million units [1]."). Present in
-        the passages but not in the answer: the answer check decides.
+        what the document does say, in its own words ("The document doesn't say. The author writes: “Sales
+        reached 2 million units.” [1]"): the draft's paraphrase answered a question the document cannot, so it
+        is not shown. Present in the passages but not in the answer: the answer check decides.
         """
         kind = asked_kind(question)
         if kind is None or grounded.refused or gives_kind(kind, re.sub(r"\[\d+\]", "", grounded.text)):
             return grounded
         if not any(gives_kind(kind, r.passage.text) for r in retrieved):
-            return Grounded(f"{REFUSAL_TEXT} {grounded.text}", grounded.citations, True)
+            nearest = dataclasses.replace(grounded.citations[0], n=1) if grounded.citations else None
+            if nearest is None:
+                return Grounded(REFUSAL_TEXT, [], True)
+            return Grounded(f"{REFUSAL_TEXT} {quoting(nearest)}", [nearest], True)
         return Grounded(grounded.text, grounded.citations, grounded.refused, True)
 
     def _voice_asked(self, question: str, grounded: Grounded) -> Grounded:

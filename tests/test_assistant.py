@@ -62,6 +62,7 @@ def test_a_percentage_no_passage_holds_is_refused_keeping_what_the_document_says
     answer = Assistant(seed_index, chat=chat).ask("By what percentage did China-Russia trade grow in 2024?")
     assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and "237" in answer.answer
     assert answer.citations and "237" in answer.citations[0].quote  # the context is still cited
+    assert f"The author writes: “{answer.citations[0].quote}” [1]" in answer.answer  # in the document's words
     counted = Assistant(seed_index, chat=FakeListChatModel(responses=["Beijing won over 70 countries [1]."]))
     assert not counted.ask("How many countries officially recognize Taiwan as part of China?").refused
 
