@@ -179,16 +179,22 @@ class Assistant:
             out.extend(matches or [name])
         return out
 
-    def _select(self, question: str, sources: Sequence[str] | None) -> list[Retrieved]:
-        """Top-k passages, or for a summary question a representative selection of the voice(s) asked about."""
+    def _select(self, question: str, sources: Sequence[str] | None, asked: str | None = None) -> list[Retrieved]:
+        """Top-k passages, or for a summary question a representative selection of the voice(s) asked about.
+
+        The voices are those the user's own words (`asked`) name when they name any: a follow-up's rewrite
+        ("what do the commenters think about the author's view…?") also names the voice it is about.
+        """
         retriever = self.retriever
+        named = voices_named(asked, retriever.voice_names) if asked else set()
+        named = named or voices_named(question, retriever.voice_names)
         if kind_of(question) == "summary":
-            voices = sorted(voices_named(question, retriever.voice_names)) or ["author"]
+            voices = sorted(named) or ["author"]
             per_voice = max(2, (self.settings.top_k + 2) // len(voices))
             picked = [r for v in voices for r in self.overview.as_retrieved(v, per_voice, sources)]  # type: ignore[arg-type]
             if picked:
                 return picked
-        return retriever.search(question, self.settings.top_k, sources)
+        return retriever.search(question, self.settings.top_k, sources, voices=named)
 
     @property
     def chat(self) -> BaseChatModel:
@@ -415,7 +421,7 @@ class Assistant:
                 yield text
                 yield Answer(question, text, False, citations, [], timings, standalone_out)
                 return
-        retrieved = self._budget(self._select(standalone, sources))
+        retrieved = self._budget(self._select(standalone, sources, asked=question))
         timings = {"retrieve_s": time.perf_counter() - started}
         best = max((r.dense for r in retrieved), default=0.0)
         if best < self.settings.refuse_below and self.retriever.best_lexical(standalone) < self.settings.lexical_floor:

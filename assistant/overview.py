@@ -25,7 +25,14 @@ _OUTLINE = re.compile(
 _SUMMARY = re.compile(
     r"\b(summar(y|ise|ize|ies)|overview|gist|tl;?dr|main (points?|arguments?|ideas?|themes?)|key (points|takeaways)|"
     r"what is (the|this) (article|document|piece|post) about|mostly (argue|say|think|discuss)\w*|overall|in general|"
-    r"general (view|sentiment|mood)|what do (the )?(commenters|readers) (mostly |generally )?(think|say|argue))\b",
+    r"general (view|sentiment|mood)|what do (the )?(commenters|readers) (mostly|generally) (think|say|argue))\b",
+    re.IGNORECASE,
+)
+# "What do the commenters think?" (or "…of the article?") is about the whole role; "…think about the sanctions?"
+# is an ordinary question that names a voice
+_ROLE_VIEW = re.compile(
+    r"\bwhat do (the )?(commenters|readers) (think|say|argue)"
+    r"(\s+(about|of|on)\s+(it|this|that|the (article|piece|post|document|author)))?\s*\??\s*$",
     re.IGNORECASE,
 )
 
@@ -34,7 +41,7 @@ def kind_of(question: str) -> str | None:
     """'outline', 'summary' or None (an ordinary, local question)."""
     if _OUTLINE.search(question):
         return "outline"
-    if _SUMMARY.search(question):
+    if _SUMMARY.search(question) or _ROLE_VIEW.search(question):
         return "summary"
     return None
 

@@ -102,13 +102,23 @@ class HybridRetriever(BaseRetriever):
         """Names of the voices read from the documents (byline, editor's opener)."""
         return self._names
 
-    def search(self, question: str, k: int | None = None, sources: Sequence[str] | None = None) -> list[Retrieved]:
-        """The `k` best passages for `question`, best first, optionally limited to some source files."""
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        sources: Sequence[str] | None = None,
+        voices: set[Role] | None = None,
+    ) -> list[Retrieved]:
+        """The `k` best passages for `question`, best first, optionally limited to some source files.
+
+        `voices` overrides the roles read from the question (a follow-up's rewrite may name more voices than
+        the user asked about: "what do the commenters think about the author's view?").
+        """
         k = k or self.k
         allowed = set(sources) if sources else None
         dense = self._dense(question, allowed)
         lexical = self._lexical(question, allowed)
-        voices = voices_named(question, self._names)
+        voices = voices if voices is not None else voices_named(question, self._names)
         fused: dict[str, float] = {}
         for ranking in (list(dense), lexical):
             for rank, pid in enumerate(ranking):

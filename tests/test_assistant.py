@@ -104,6 +104,22 @@ def test_named_voice_steers_retrieval(seed_index: Settings) -> None:
     assert hits[0].passage.role == "editor"
 
 
+def test_a_follow_up_is_steered_to_the_voice_the_user_named_not_every_voice_its_rewrite_names(
+    seed_index: Settings,
+) -> None:
+    rewrite = "What do the commenters think about the author's opinion on Trump's plan to split Russia from China?"
+    chat = FakeListChatModel(responses=[rewrite, "I don't know.", "I don't know."])
+    answer = Assistant(seed_index, chat=chat).ask(
+        "And what do the commenters say about that?",
+        history=[("What does the author think of Trump's plan?", "He calls it naive [1].")],
+    )
+    assert answer.standalone_question == rewrite
+    roles = [r.passage.role for r in answer.retrieved]
+    assert roles[:2] == ["commenter", "commenter"] and roles.count("commenter") >= 4
+    both = Assistant(seed_index).retriever.search(rewrite, k=6)  # the rewrite alone boosts the author too
+    assert [r.passage.role for r in both].count("author") > roles.count("author")
+
+
 def test_limit_to_sources(seed_index: Settings) -> None:
     hits = Assistant(seed_index).retriever.search("Taiwan", sources=["seeds/none.txt"])
     assert hits == []

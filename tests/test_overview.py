@@ -17,6 +17,9 @@ pytestmark = pytest.mark.slow
         ("Give me an outline of the article", "outline"),
         ("Summarize the article", "summary"),
         ("What do the commenters mostly argue?", "summary"),
+        ("What do the commenters think?", "summary"),
+        ("what do readers say about the article", "summary"),
+        ("What do the commenters think about the sanctions on Russia?", None),  # a question about one thing
         ("What are the main points?", "summary"),
         ("Why does the author think the split will backfire?", None),
     ],
