@@ -2,11 +2,12 @@
 
     python benchmarks/replay_eval.py [eval/dev.jsonl] [--cache FILE] [--only q001,q013] [--llm local|fake]
 
-Why: the local model is deterministic at temperature 0, so a reply depends only on its prompt. The first run
-calls the model and fills the cache (as long as `assistant eval`, ~4 min for the dev set); after a change to
-grounding, checks or anything else that does not alter a prompt, the same run takes seconds and scores exactly
-what a live run would. A changed prompt simply misses the cache and calls the model. Latencies are not
-meaningful here: use `assistant eval` for them and for the numbers in docs/evaluation.md.
+Why: the local model runs at temperature 0, so a reply depends on its prompt (nearly: llama.cpp's reuse of the
+previous prompt's evaluation can tip a borderline token). The first run calls the model and fills the cache (as
+long as `assistant eval`, ~4 min for the dev set); after a change to grounding, checks or anything else that does
+not alter a prompt, the same run takes seconds and scores what a live run would. A changed prompt simply misses
+the cache and calls the model. Latencies are not meaningful here: use `assistant eval` for them and for the
+numbers in docs/evaluation.md.
 """
 
 from __future__ import annotations
