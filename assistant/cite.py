@@ -179,7 +179,7 @@ def ground(
 
     citations: list[Citation] = []
     pieces: list[str] = []
-    grounded: list[tuple[int, str]] = []
+    said: list[tuple[int, str]] = []  # (citation number, claim) of the claims kept so far
     supported = 0
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if _META.match(claim.text):
@@ -204,9 +204,9 @@ def ground(
         if lines is None:
             continue  # cannot be verified: never shown as if it were
         citation = _cite(citations, passage, lines, cand.sentence)
-        if any(n == citation.n and _overlap(claim.text, said) >= 0.7 for n, said in grounded):
+        if any(n == citation.n and _overlap(claim.text, earlier) >= 0.7 for n, earlier in said):
             continue  # the same point from the same line, said again ("The reader also mentions…")
-        grounded.append((citation.n, claim.text))
+        said.append((citation.n, claim.text))
         pieces.append(_with_marker(attribute(claim.text, passage.role), citation.n))
         supported += 1
     if not supported:

@@ -460,6 +460,7 @@ class Assistant:
             return
         timings.setdefault("first_token_s", time.perf_counter() - started)
         text = first_draft = "".join(draft)
+        corrected = False
         if self.settings.second_look and is_refusal(text) and len(claims_of(text)) <= 1:
             again: list[str] = []
             yield "\n\n"
@@ -472,14 +473,15 @@ class Assistant:
             and (premise := presupposition(standalone))
             and self.premise_denied(premise, passages)
         ):
-            corrected: list[str] = []
+            rewritten: list[str] = []
             yield "\n\n"
             for token in self.correction(standalone, premise, passages):
-                corrected.append(token)
+                rewritten.append(token)
                 yield token
-            text = "".join(corrected) or text
+            corrected = bool(rewritten)
+            text = "".join(rewritten) or text
         grounded = self._settled(standalone, retrieved, text, question)
-        if grounded.refused and text is not first_draft and not is_refusal(first_draft):
+        if grounded.refused and corrected:
             grounded = self._settled(standalone, retrieved, first_draft, question)  # a correction that did not hold up
         timings["total_s"] = time.perf_counter() - started
         yield Answer(question, grounded.text, grounded.refused, grounded.citations, retrieved, timings, standalone_out)

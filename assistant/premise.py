@@ -12,7 +12,7 @@ import re
 
 _AUX = r"(does|did|do|is|are|was|were|has|have|had|would|will|can|could|should)"
 _WHY = re.compile(rf"^why\s+{_AUX}\s+(?!n['’]t\b|not\b)(?P<rest>.+)$", re.IGNORECASE)
-_GIVEN = re.compile(r"^(?:since|given that|now that|as)\s+(?P<clause>[^,]{8,}),\s*(?:why|how|what)\b", re.IGNORECASE)
+_GIVEN = re.compile(r"^(?:since|given that|now that)\s+(?P<clause>[^,]{8,}),\s*(?:why|how|what)\b", re.IGNORECASE)
 
 
 def presupposition(question: str) -> str | None:
