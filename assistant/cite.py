@@ -41,6 +41,7 @@ _MARKER_SUBJECT = re.compile(
     r"(?P<claim>[^.!?\[]*)",
     re.IGNORECASE,
 )
+_DENIAL = re.compile(r"^no\b[,.]?\s+\S.*\b(not|n['’]t|never|nor)\b", re.IGNORECASE)
 _CONNECTIVE = re.compile(r"\W*(?:and|or|also|see|both|and also|as well)?\W*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,.]*%?")
 # "The author, in [1], states…" / "…, as noted in [2]": the marker alone is the citation; the words around it
@@ -207,7 +208,7 @@ def ground(
         if any(n == citation.n and _overlap(claim.text, earlier) >= 0.7 for n, earlier in said):
             continue  # the same point from the same line, said again ("The reader also mentions…")
         said.append((citation.n, claim.text))
-        pieces.append(_with_marker(attribute(claim.text, passage.role), citation.n))
+        pieces.append(with_marker(attribute(claim.text, passage.role), citation.n))
         supported += 1
     if not supported:
         return Grounded(REFUSAL_TEXT, [], True)
@@ -359,7 +360,19 @@ def _cite(citations: list[Citation], passage: Passage, lines: tuple[int, int], q
     return citation
 
 
-def _with_marker(sentence: str, n: int) -> str:
+def split_denial(draft: str) -> tuple[str, str] | None:
+    """ "No, the editor does not praise it. The editor calls it shallow [1]." → the denial and the rest.
+
+    A denial states an absence, which no sentence of the document supports word for word; what supports it is
+    the evidence that follows. None when the draft does not open with such a denial or has nothing after it.
+    """
+    sentences = split_sentences(re.sub(r"(?m)^\s*>\s?", "", draft).strip())
+    if len(sentences) < 2 or not _DENIAL.match(sentences[0]):
+        return None
+    return _MARKER.sub("", sentences[0]).strip(), " ".join(sentences[1:])
+
+
+def with_marker(sentence: str, n: int) -> str:
     """Put `[n]` before the sentence's closing punctuation."""
     match = re.search(r"[.!?…]+[\"”’)]*$", sentence)
     if match:

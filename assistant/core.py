@@ -28,6 +28,8 @@ from .cite import (
     is_refusal,
     quoted_source,
     quoting,
+    split_denial,
+    with_marker,
 )
 from .documents import Document
 from .errors import AssistantError, QuestionError
@@ -307,22 +309,28 @@ class Assistant:
         except Exception as exc:  # the first reading stands
             log.warning("Second look failed: %s", exc)
 
-    def _settled(self, question: str, retrieved: Sequence[Retrieved], draft: str, asked: str) -> Grounded:
+    def _settled(
+        self, question: str, retrieved: Sequence[Retrieved], draft: str, asked: str, corrected: bool = False
+    ) -> Grounded:
         """A draft made into the final answer: grounded, checked for the kind and voice asked, and confirmed
-        by the answer check when it is suspect; a refusal when nothing holds up."""
-        grounded = self._checked_kind(
-            question,
-            retrieved,
-            ground(
-                draft,
-                retrieved,
-                self.documents,
-                embedding_model().embed_documents,
-                self.settings.support_threshold,
-                question=question,
-                asked=asked,
-            ),
-        )
+        by the answer check when it is suspect; a refusal when nothing holds up.
+
+        A premise correction that opens with "No" skips the answer check: the question words no passage has
+        ("Why does the editor praise it as brilliant?") are what it denies, and the YES/NO check reads the
+        denial as a claim it cannot find."""
+
+        def grounded_draft(text: str) -> Grounded:
+            embed = embedding_model().embed_documents
+            threshold = self.settings.support_threshold
+            return ground(text, retrieved, self.documents, embed, threshold, question=question, asked=asked)
+
+        grounded = grounded_draft(draft)
+        if corrected and (parts := split_denial(draft)):
+            evidence = grounded_draft(parts[1])
+            if not evidence.refused and evidence.citations:  # the denial cites the evidence that follows it
+                text = f"{with_marker(parts[0], evidence.citations[0].n)} {evidence.text}"
+                grounded = Grounded(text, evidence.citations, False, evidence.suspect)
+        grounded = self._checked_kind(question, retrieved, grounded)
         if (grounded.refused and not grounded.citations) or _WHO.match(question):
             # the sentence a question quotes answers "who said …?" better than any paraphrase can
             grounded = quoted_source(question, retrieved, self.documents) or grounded
@@ -330,6 +338,8 @@ class Assistant:
         check = self.settings.verify_answers == "always" or (
             self.settings.verify_answers == "suspect" and grounded.suspect
         )
+        if corrected and re.match(r"no\b", grounded.text, re.IGNORECASE):
+            check = False
         if not grounded.refused and check and not self.confirms(question, grounded):
             return Grounded(REFUSAL_TEXT, [], True)
         return grounded
@@ -480,7 +490,7 @@ class Assistant:
                 yield token
             corrected = bool(rewritten)
             text = "".join(rewritten) or text
-        grounded = self._settled(standalone, retrieved, text, question)
+        grounded = self._settled(standalone, retrieved, text, question, corrected)
         if grounded.refused and corrected:
             grounded = self._settled(standalone, retrieved, first_draft, question)  # a correction that did not hold up
         timings["total_s"] = time.perf_counter() - started

@@ -179,3 +179,16 @@ def test_a_correction_nothing_supports_falls_back_to_the_first_answer(seed_index
     chat = FakeListChatModel(responses=[ASSERTED, "NO", "No, the moon landing was staged in 1969."])
     answer = Assistant(seed_index, chat=chat).ask(SUPPORT)
     assert answer.answer.startswith("The author supports") and answer.citations
+
+
+def test_a_denial_cites_the_evidence_that_follows_it(seed_index: Settings) -> None:
+    question = "Why does the editor praise Trump's strategy as brilliant?"
+    draft = "The editor praises the strategy as brilliant [1]."
+    correction = (
+        "No, the editor does not praise Trump's strategy as brilliant. The editor writes that the US ploy is so "
+        "shallow, a more serious treatment might wind up attributing a level of design to it that simply is not there [1]."
+    )
+    chat = FakeListChatModel(responses=[draft, "NO", correction, "NO"])  # a last NO would be the answer check's
+    answer = Assistant(seed_index, chat=chat).ask(question)
+    assert answer.answer.startswith("No, the editor does not praise Trump's strategy as brilliant [1].")
+    assert not answer.refused and [(c.n, c.role, c.line_start) for c in answer.citations] == [(1, "editor", 2)]

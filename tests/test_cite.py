@@ -18,6 +18,7 @@ from assistant.cite import (
     is_refusal,
     locate,
     quoted_source,
+    split_denial,
     verify,
 )
 from assistant.documents import Document, Paragraph, Passage
@@ -235,3 +236,13 @@ def test_words_a_follow_up_rewrite_adds_do_not_make_a_claim_suspect() -> None:
     assert suspect(standalone)  # "total" is in no passage
     assert not suspect("And how much trade was there?")  # the user never said "total"
     assert suspect("Did they agree on trade?")  # the user's own "agree" is in no passage: check the answer
+
+
+def test_a_leading_denial_is_split_from_its_evidence() -> None:
+    assert split_denial("No, the author does not argue that. He says it will backfire [2].") == (
+        "No, the author does not argue that.",
+        "He says it will backfire [2].",
+    )
+    assert split_denial("No, the passage says it will backfire [2]. More [2].") is None  # evidence, not a denial
+    assert split_denial("No, he didn't [1].") is None  # nothing after it to cite
+    assert split_denial("The author does not argue that. He says so [2].") is None
