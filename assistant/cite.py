@@ -76,10 +76,15 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text.strip()))
 
 
+def _unquoted(draft: str) -> str:
+    """The draft without "> " line prefixes: passages reach the model quoted that way, and it may echo them."""
+    return re.sub(r"(?m)^\s*>\s?", "", draft)
+
+
 def claims_of(draft: str) -> list[Claim]:
     """Split a draft into sentences; markers that open a sentence belong to the one before."""
     claims: list[Claim] = []
-    draft = re.sub(r"(?m)^\s*>\s?", "", draft)  # passages reach the model quoted with "> "; it may echo that
+    draft = _unquoted(draft)
     draft = _INLINE_REF.sub(r" \1", draft)
     draft = re.sub(r",\s*(\[\d+(?:\s*,\s*\d+)*\])\s*,(?=\s)", r" \1", draft)  # "The author, [1], states"
     draft = _MARKER_SUBJECT.sub(r"\g<lead>\g<claim> \g<marker>", draft)  # "Yes, [1] indicates that X" claims X
@@ -366,7 +371,7 @@ def split_denial(draft: str) -> tuple[str, str] | None:
     A denial states an absence, which no sentence of the document supports word for word; what supports it is
     the evidence that follows. None when the draft does not open with such a denial or has nothing after it.
     """
-    sentences = split_sentences(re.sub(r"(?m)^\s*>\s?", "", draft).strip())
+    sentences = split_sentences(_unquoted(draft).strip())
     if len(sentences) < 2 or not _DENIAL.match(sentences[0]):
         return None
     return _MARKER.sub("", sentences[0]).strip(), " ".join(sentences[1:])

@@ -64,6 +64,11 @@ _FOLLOW_UP = re.compile(
 )
 
 
+def _opens_with_no(answer: str) -> bool:
+    """Whether an answer already says no ("No, the article does not…"): a denial, not a claim to check or relabel."""
+    return bool(re.match(r"no\b", answer, re.IGNORECASE))
+
+
 def clean_question(question: str, max_chars: int) -> str:
     """Normalise a question; reject empty or over-long ones with a message that says what to do."""
     if not isinstance(question, str):
@@ -324,13 +329,13 @@ class Assistant:
             threshold = self.settings.support_threshold
             return ground(text, retrieved, self.documents, embed, threshold, question=question, asked=asked)
 
-        grounded = grounded_draft(draft)
+        grounded: Grounded | None = None
         if corrected and (parts := split_denial(draft)):
             evidence = grounded_draft(parts[1])
             if not evidence.refused and evidence.citations:  # the denial cites the evidence that follows it
                 text = f"{with_marker(parts[0], evidence.citations[0].n)} {evidence.text}"
                 grounded = Grounded(text, evidence.citations, False, evidence.suspect)
-        grounded = self._checked_kind(question, retrieved, grounded)
+        grounded = self._checked_kind(question, retrieved, grounded or grounded_draft(draft))
         if (grounded.refused and not grounded.citations) or _WHO.match(question):
             # the sentence a question quotes answers "who said …?" better than any paraphrase can
             grounded = quoted_source(question, retrieved, self.documents) or grounded
@@ -338,7 +343,7 @@ class Assistant:
         check = self.settings.verify_answers == "always" or (
             self.settings.verify_answers == "suspect" and grounded.suspect
         )
-        if corrected and re.match(r"no\b", grounded.text, re.IGNORECASE):
+        if corrected and _opens_with_no(grounded.text):
             check = False
         if not grounded.refused and check and not self.confirms(question, grounded):
             return Grounded(REFUSAL_TEXT, [], True)
@@ -396,7 +401,7 @@ class Assistant:
         if len(voices) != 1:
             return grounded
         (voice,) = voices
-        if any(c.role == voice for c in grounded.citations) or re.match(r"no\b", grounded.text, re.IGNORECASE):
+        if any(c.role == voice for c in grounded.citations) or _opens_with_no(grounded.text):
             return grounded  # the voice asked is cited, or the answer already says it is not theirs
         text = re.sub(r"^(yes|no)\b[,.]?\s*", "", grounded.text, flags=re.IGNORECASE)
         if re.match(r"(a|an|the|one)\b", text, flags=re.IGNORECASE):
