@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_b8aa54d3edd41c2c.txt"
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+def _script(name: str = "run") -> ModuleType:
+    """A script of benchmarks/, loaded as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -105,10 +106,7 @@ def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp
 def test_retrieval_sweep_prints_one_row_per_setting(
     seeds: Path, gold: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = importlib.util.spec_from_file_location("sweep", ROOT / "benchmarks" / "retrieval_sweep.py")
-    assert spec and spec.loader
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    sweep = _script("retrieval_sweep")
     from assistant import retrieve
 
     before = retrieve.RRF_K
@@ -123,10 +121,7 @@ def test_retrieval_sweep_prints_one_row_per_setting(
 def test_replay_eval_scores_the_same_from_the_cache_without_calling_the_model(
     seeds: Path, gold: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = importlib.util.spec_from_file_location("replay", ROOT / "benchmarks" / "replay_eval.py")
-    assert spec and spec.loader
-    replay = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(replay)
+    replay = _script("replay_eval")
     args = [str(gold), "--cache", str(tmp_path / "replies.json"), "--llm", "fake"]
 
     first = replay.main(args)
@@ -139,10 +134,7 @@ def test_replay_eval_scores_the_same_from_the_cache_without_calling_the_model(
 
 
 def test_premise_check_counts_right_verdicts(seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = importlib.util.spec_from_file_location("premises", ROOT / "benchmarks" / "premise_check.py")
-    assert spec and spec.loader
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script("premise_check")
     gold = tmp_path / "premises.jsonl"
     rows = [
         {"question": "Why does the author think the plan will backfire?", "premise_holds": True},
