@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense (MiniLM in Chroma) + lexical (BM25), fused by reciprocal rank, steered by voice.
 
 A question that names a voice ("what do the commenters say", "does the article claim", "the editor's note")
-gives passages of that role a boost; it never hides the others, because "does the article say X?" is often
-answered by showing that a commenter said X.
+gives passages of that role a boost; it never hides the others, and it never moves down the passage that dense
+and lexical retrieval both rank first, because "does the article say X?" is often answered by showing that a
+commenter said X.
 """
 
 from __future__ import annotations
@@ -128,6 +129,12 @@ class HybridRetriever(BaseRetriever):
                 if self._by_id[pid].role in voices:
                     fused[pid] += 1.0 / (RRF_K + 1)
         order = sorted(fused, key=lambda pid: fused[pid], reverse=True)
+        agreed = next(iter(dense), None)
+        if voices and lexical and agreed == lexical[0]:
+            # Both retrievers' first choice is the best evidence there is, whoever wrote it: steering by voice
+            # never moves it down ("does the article say X?" when a commenter said X)
+            order.remove(agreed)
+            order.insert(0, agreed)
         picked: list[str] = []
         grown: dict[str, Passage] = {}
         for pid in order:

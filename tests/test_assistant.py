@@ -104,6 +104,18 @@ def test_named_voice_steers_retrieval(seed_index: Settings) -> None:
     assert hits[0].passage.role == "editor"
 
 
+def test_steering_to_a_named_voice_never_displaces_the_best_match(seed_index: Settings) -> None:
+    question = "Does the article say Annalena Baerbock offered China a deal to drop Russia?"
+    retriever = Assistant(seed_index).retriever
+    unsteered = retriever.search(question, k=6, voices=set())
+    steered = retriever.search(question, k=6)
+    assert unsteered[0].passage.role == "commenter" and "Baerbock" in unsteered[0].passage.text
+    assert steered[0].passage == unsteered[0].passage  # the comment that settles "does the article say…?"
+    assert [r.passage.role for r in steered[1:]].count("author") > [r.passage.role for r in unsteered[1:]].count(
+        "author"
+    )
+
+
 def test_a_follow_up_is_steered_to_the_voice_the_user_named_not_every_voice_its_rewrite_names(
     seed_index: Settings,
 ) -> None:
