@@ -2,9 +2,10 @@
 
 The small local model cites unreliably, so citations and refusal are decided here, in code, from the
 retrieved passages: each answer sentence is matched to the source sentence that supports it best (MiniLM
-cosine blended with word overlap). A marker that points at a passage which does not support its sentence is
-repaired or dropped; a sentence that nothing supports is removed; numbers that appear in no passage make a
-sentence unsupported. An answer left with no supported claim is a refusal.
+cosine blended with word overlap). A marker that points at a passage which does not support its sentence, or
+supports it clearly less well than another passage does, is repaired or dropped; a sentence that nothing
+supports is removed; numbers that appear in no passage make a sentence unsupported. An answer left with no
+supported claim is a refusal.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ _MARKER_SUBJECT = re.compile(
 _DENIAL = re.compile(r"^no\b[,.]?\s+\S.*\b(not|n['’]t|never|nor)\b", re.IGNORECASE)
 _CONNECTIVE = re.compile(r"\W*(?:and|or|also|see|both|and also|as well)?\W*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,.]*%?")
+# a sentence the model cited to one passage moves to another that supports it this much better: the small model
+# often cites the passage beside the one it copied from
+_CLEARLY_BETTER = 0.1
 # "The author, in [1], states…" / "…, as noted in [2]": the marker alone is the citation; the words around it
 # would be left dangling once it is taken out
 _INLINE_REF = re.compile(
@@ -198,8 +202,8 @@ def ground(
         scored = [(support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)]
         cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
         best = max(cited_ok, default=(0.0, -1))
-        if best[0] < threshold:
-            best = max(scored)
+        if best[0] < threshold or max(scored)[0] - best[0] >= _CLEARLY_BETTER:
+            best = max(scored)  # the model's marker is missing, wrong, or points at a weaker source
         if best[0] < threshold:
             if _FRAMING.match(claim.text) and not numbers:
                 pieces.append(claim.text)  # "No." / "He doesn't." framing stays, uncited

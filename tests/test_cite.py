@@ -93,6 +93,12 @@ def test_wrong_marker_is_repaired_to_the_supporting_passage() -> None:
     assert g.citations[0].line_start == 3 and g.citations[0].role == "commenter"
 
 
+def test_a_marker_at_a_passage_that_supports_the_sentence_clearly_less_well_moves_to_the_better_one() -> None:
+    g = _ground("The author argues the plan will backfire, a reader jokes [3].")  # copied from line 2, cites 3
+    assert [c.line_start for c in g.citations] == [2]
+    assert g.text.startswith("The author argues")  # not relabelled "A commenter argues"
+
+
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
     g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
