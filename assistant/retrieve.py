@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -83,6 +83,7 @@ class HybridRetriever(BaseRetriever):
     k: int = 6
     candidates: int = 20
     expand: int = 1  # small-to-big: the best `expand` hits also bring the passage that follows them
+    grow_chars: int = 1400  # ... and the ones after it that rank near the top too, up to this size
     _bm25: PostingsBM25 | None = PrivateAttr(default=None)
     _names: dict[Role, set[str]] = PrivateAttr(default_factory=dict)
     _by_id: dict[str, Passage] = PrivateAttr(default_factory=dict)
@@ -136,26 +137,41 @@ class HybridRetriever(BaseRetriever):
             order.remove(agreed)
             order.insert(0, agreed)
         picked: list[str] = []
-        grown: dict[str, Passage] = {}
+        grown: dict[str, list[Passage]] = {}  # a grown hit's id -> the passages it is made of, in order
+        inside: set[str] = set()
+        near = set(order[: 2 * k])
         for pid in order:
             if len(picked) >= k:
                 break
-            if any(pid in (grown[g].id, self._next.get(g)) for g in grown):
-                continue  # already inside a grown passage
+            if pid in inside:
+                continue  # already part of a grown passage
             picked.append(pid)
-            nxt = self._next.get(pid)
-            if len(grown) < self.expand and nxt is not None:
-                grown[pid] = _join(self._by_id[pid], self._by_id[nxt])
-                if nxt in picked:
-                    picked.remove(nxt)
+            if len(grown) < self.expand and pid in self._next:
+                grown[pid] = self._run(pid, near)
+                inside.update(p.id for p in grown[pid][1:])
+                picked = [p for p in picked if p not in inside]
         return [
             Retrieved(
-                grown.get(pid, self._by_id[pid]),
+                reduce(_join, grown[pid]) if pid in grown else self._by_id[pid],
                 fused[pid],
-                max(dense.get(pid, 0.0), dense.get(self._next.get(pid, ""), 0.0) if pid in grown else 0.0),
+                max(dense.get(p.id, 0.0) for p in grown.get(pid, [self._by_id[pid]])),
             )
             for pid in picked
         ]
+
+    def _run(self, pid: str, near: set[str]) -> list[Passage]:
+        """Small-to-big: a hit and the passage after it, then the ones after that while they rank `near` the top.
+
+        Why the run: an argument often spans consecutive passages ("…have adversaries." / "Both have…" /
+        "In response, …"), and a reply follows the comment it answers; one grown passage holds them all
+        without crowding out other hits. `grow_chars` keeps the prompt small.
+        """
+        run = [self._by_id[pid], self._by_id[self._next[pid]]]
+        size = sum(len(p.text) for p in run)
+        while (nxt := self._next.get(run[-1].id)) in near and size + len(self._by_id[nxt].text) <= self.grow_chars:
+            run.append(self._by_id[nxt])
+            size += len(run[-1].text)
+        return run
 
     def best_dense(self, question: str) -> float:
         """The highest dense relevance of any passage (0..1), a cheap "is this in the document?" signal."""

@@ -3,7 +3,8 @@
     python benchmarks/retrieval_sweep.py [eval/dev.jsonl]
 
 No LLM is called: each question's passages are scored by the same metrics as `assistant eval`. Use it to see
-whether a retrieval knob is worth a full evaluation run.
+whether a retrieval knob is worth a full evaluation run. "small-to-big" is how many of the best hits grow by the
+passage after them; "grow to" is the size up to which they keep growing by passages that also rank near the top.
 """
 
 from __future__ import annotations
@@ -21,21 +22,27 @@ def main(gold: str = "eval/dev.jsonl") -> None:
     dataset = Dataset.load(gold, documents)
     retriever = assistant.retriever
     k = assistant.settings.top_k
-    print("| RRF_K | small-to-big | evidence recall@k | MRR | avg chars |\n|---|---|---|---|---|")
-    defaults = retrieve.RRF_K, retriever.expand
+    print("| RRF_K | small-to-big | grow to | evidence recall@k | MRR | avg chars |\n|---|---|---|---|---|---|")
+    defaults = retrieve.RRF_K, retriever.expand, retriever.grow_chars
     try:
-        for rrf_k, expand in itertools.product((20, 40, 60, 100), (0, 1, 2)):
-            retrieve.RRF_K, retriever.expand = rrf_k, expand
+        for rrf_k, expand, grow in itertools.product((20, 60, 100), (0, 1, 2), (0, 1000, 1400, 2000)):
+            if expand == 0 and grow:
+                continue  # nothing grows
+            retrieve.RRF_K, retriever.expand, retriever.grow_chars = rrf_k, expand, grow
 
             def passages_only(case: Case) -> Answer:
                 hits = assistant._budget(retriever.search(case.question, k))
                 timings = {"retrieve_s": 0.0, "first_token_s": 0.0, "total_s": 0.0}
                 return Answer(case.question, "", False, [], hits, timings)
 
-            s = dataset.evaluate(passages_only, name=f"{rrf_k}/{expand}", documents=documents, k=k).summary
-            print(f"| {rrf_k} | {expand} | {s['evidence_recall']:.3f} | {s['mrr']:.3f} | {s['chars_retrieved']:,.0f} |")
+            name = f"{rrf_k}/{expand}/{grow}"
+            s = dataset.evaluate(passages_only, name=name, documents=documents, k=k, progress=False).summary
+            recall, mrr, chars = s["evidence_recall"], s["mrr"], s["chars_retrieved"]
+            print(f"| {rrf_k} | {expand} | {grow or '-'} | {recall:.3f} | {mrr:.3f} | {chars:,.0f} |")
     finally:
-        retrieve.RRF_K, retriever.expand = defaults  # the module constant is shared by every retriever
+        retrieve.RRF_K, retriever.expand, retriever.grow_chars = (
+            defaults  # the module constant is shared by every retriever
+        )
 
 
 if __name__ == "__main__":

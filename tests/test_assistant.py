@@ -116,6 +116,17 @@ def test_steering_to_a_named_voice_never_displaces_the_best_match(seed_index: Se
     )
 
 
+def test_the_best_hit_grows_through_the_following_passages_that_rank_near_the_top(seed_index: Settings) -> None:
+    retriever = Assistant(seed_index).retriever
+    question = "what is the A-Team in wrestling"
+    lines = [(r.passage.line_start, r.passage.line_end) for r in retriever.search(question, k=6)]
+    assert lines[0] == (44, 55)  # the glossary comment, four passages long, as one passage
+    assert not any(44 <= start <= 55 for start, _ in lines[1:])  # ... that no other hit repeats
+    assert len(retriever.search(question, k=6)[0].passage.text) <= retriever.grow_chars
+    retriever.grow_chars = 0  # only the passage right after the hit, as before
+    assert [(r.passage.line_start, r.passage.line_end) for r in retriever.search(question, k=6)][0] == (44, 51)
+
+
 def test_a_follow_up_is_steered_to_the_voice_the_user_named_not_every_voice_its_rewrite_names(
     seed_index: Settings,
 ) -> None:
