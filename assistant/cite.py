@@ -3,8 +3,9 @@
 The small local model cites unreliably, so citations and refusal are decided here, in code, from the
 retrieved passages: each answer sentence is matched to the source sentence that supports it best (MiniLM
 cosine blended with word overlap). A marker that points at a passage which does not support its sentence, or
-supports it clearly less well than another passage does, is repaired or dropped; a sentence that nothing
-supports is removed; numbers that appear in no passage make a sentence unsupported. An answer left with no
+supports it clearly less well than another passage does, is repaired or dropped; a sentence that puts the
+document's words in quotation marks is cited to the sentence holding them, or removed if that sentence does not
+support it; a sentence that nothing supports is removed; numbers that appear in no passage make a sentence unsupported. An answer left with no
 supported claim is a refusal.
 """
 
@@ -204,6 +205,10 @@ def ground(
         best = max(cited_ok, default=(0.0, -1))
         if best[0] < threshold or max(scored)[0] - best[0] >= _CLEARLY_BETTER:
             best = max(scored)  # the model's marker is missing, wrong, or points at a weaker source
+        quoted = _quoted_phrases(claim.text, question)
+        holders = [(s, j) for s, j in scored if quoted and all(q in _plain(candidates[j].sentence) for q in quoted)]
+        if holders:
+            best = max(holders)  # the sentence it quotes is its source: cited there, or dropped if it misreads it
         if best[0] < threshold:
             if _FRAMING.match(claim.text) and not numbers:
                 pieces.append(claim.text)  # "No." / "He doesn't." framing stays, uncited
@@ -264,6 +269,13 @@ def quoting(citation: Citation) -> str:
 def _in_quotes(sentence: str) -> str:
     """“sentence”, unless it opens with a quotation of its own (“I’m going to…,” Trump said.)."""
     return sentence if sentence[:1] in '“"' else f"“{sentence}”"
+
+
+def _quoted_phrases(claim: str, question: str) -> list[str]:
+    """Words a sentence puts in quotation marks, except those it takes from the question ("the “X” line")."""
+    asked = _plain(question)
+    phrases = [_plain(q).strip(" .,;:!?") for q in re.findall(r"[\"“]([^\"“”]{3,300})[\"”]", claim)]
+    return [p for p in phrases if p and p not in asked]
 
 
 def _plain(text: str) -> str:

@@ -99,6 +99,18 @@ def test_a_marker_at_a_passage_that_supports_the_sentence_clearly_less_well_move
     assert g.text.startswith("The author argues")  # not relabelled "A commenter argues"
 
 
+def test_a_sentence_quoting_the_document_is_cited_to_the_sentence_that_holds_the_quote() -> None:
+    g = _ground('A reader jokes that the plan is "a secret" [2].')  # the words are line 3's, the marker says 2
+    assert [c.line_start for c in g.citations] == [3] and g.text.startswith("A reader jokes")
+
+
+def test_a_sentence_misusing_a_quote_is_dropped_unless_the_quote_is_the_questions_own() -> None:
+    claim = 'The author argues the "secret" plan will backfire [2].'  # "secret" is the reader's word, not the author's
+    assert _ground(claim, "what does the author say about the plan?").refused
+    named = _ground(claim, 'what does the author say about the "secret" plan?')  # the user's label for it
+    assert [c.line_start for c in named.citations] == [2] and not named.refused
+
+
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
     g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
