@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .answer import Citation, Retrieved
-from .documents import Document, Passage, split_sentences
-from .retrieve import tokenize
+from .documents import Document, Passage, Role, split_sentences
+from .retrieve import tokenize, voices_named
 
 REFUSAL_TEXT = "The document doesn't say."
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -162,8 +162,13 @@ def ground(
     threshold: float,
     question: str = "",
     asked: str | None = None,
+    voice: Role | None = None,
+    voice_names: dict[Role, set[str]] | None = None,
 ) -> Grounded:
     """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal.
+
+    `voice` is the one voice the question asks about, if it names one (`voice_names`: the names the document
+    gives each voice); sentences citing another voice then have to say whose words they are.
 
     `asked` is the user's own wording when `question` is a rewrite of it. When every word the user asked with
     is in the passages, the rewrite's new words ("total" for "how much") are the rewriter's, not a sign that
@@ -188,10 +193,8 @@ def ground(
         uncovered = set()
     suspect = False
 
-    citations: list[Citation] = []
-    pieces: list[str] = []
-    said: list[tuple[int, str]] = []  # (citation number, claim) of the claims kept so far
-    supported = 0
+    kept: list[_Kept] = []
+    said: list[tuple[str, str, str]] = []  # (source, quote, claim) of the claims kept so far
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if _META.match(claim.text):
             continue  # "The passage discusses…" describes the sources instead of answering from them
@@ -211,25 +214,57 @@ def ground(
             best = max(holders)  # the sentence it quotes is its source: cited there, or dropped if it misreads it
         if best[0] < threshold:
             if _FRAMING.match(claim.text) and not numbers:
-                pieces.append(claim.text)  # "No." / "He doesn't." framing stays, uncited
+                kept.append(_Kept(claim.text))  # "No." / "He doesn't." framing stays, uncited
             continue
         cand = candidates[best[1]]
         passage = retrieved[cand.passage_index].passage
         lines = locate(cand.sentence, passage, documents.get(passage.source))
         if lines is None:
             continue  # cannot be verified: never shown as if it were
-        citation = _cite(citations, passage, lines, cand.sentence)
-        if any(n == citation.n and _overlap(claim.text, earlier) >= 0.7 for n, earlier in said):
+        if any((src, q) == (passage.source, cand.sentence) and _overlap(claim.text, c) >= 0.7 for src, q, c in said):
             continue  # the same point from the same line, said again ("The reader also mentions…")
-        said.append((citation.n, claim.text))
-        pieces.append(with_marker(attribute(claim.text, passage.role), citation.n))
-        supported += 1
-    if not supported:
+        said.append((passage.source, cand.sentence, claim.text))
+        kept.append(_Kept(attribute(claim.text, passage.role), passage, lines, cand.sentence))
+    if voice:
+        kept = _in_voice(kept, voice, voice_names or {})
+    citations: list[Citation] = []
+    pieces: list[str] = []
+    for k in kept:
+        if k.passage is None or k.lines is None:
+            pieces.append(k.text)
+            continue
+        citation = _cite(citations, k.passage, k.lines, k.quote)
+        pieces.append(with_marker(k.text, citation.n))
+    if not citations:
         return Grounded(REFUSAL_TEXT, [], True)
     text = " ".join(pieces)
     if refused:
         text = f"{REFUSAL_TEXT} {text}"
     return Grounded(text, citations, refused, suspect)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A sentence of the answer and the source sentence that supports it (none for framing such as "No.")."""
+
+    text: str
+    passage: Passage | None = None
+    lines: tuple[int, int] | None = None
+    quote: str = ""
+
+
+def _in_voice(kept: list[_Kept], voice: Role, names: dict[Role, set[str]]) -> list[_Kept]:
+    """For a question about one voice, drop the sentences that cite another voice without saying whose it is.
+
+    Why: in an answer to "why does the editor think X?", an unlabelled sentence reads as the editor's view; the
+    small model adds the author's reasons that way. Kept when the voice asked is cited nowhere (then the
+    answer is about who did say it) or when the sentence names the voice it cites ("A commenter adds…").
+    """
+    if not any(k.passage is not None and k.passage.role == voice for k in kept):
+        return kept
+    return [
+        k for k in kept if k.passage is None or k.passage.role == voice or k.passage.role in voices_named(k.text, names)
+    ]
 
 
 def _extractive(

@@ -324,10 +324,16 @@ class Assistant:
         ("Why does the editor praise it as brilliant?") are what it denies, and the YES/NO check reads the
         denial as a claim it cannot find."""
 
+        names = self.retriever.voice_names
+        voices = voices_named(asked, names) or voices_named(question, names)
+        voice = next(iter(voices)) if len(voices) == 1 else None
+
         def grounded_draft(text: str) -> Grounded:
             embed = embedding_model().embed_documents
             threshold = self.settings.support_threshold
-            return ground(text, retrieved, self.documents, embed, threshold, question=question, asked=asked)
+            return ground(
+                text, retrieved, self.documents, embed, threshold, question, asked, voice=voice, voice_names=names
+            )
 
         grounded: Grounded | None = None
         if corrected and (parts := split_denial(draft)):

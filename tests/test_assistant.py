@@ -76,6 +76,21 @@ def test_does_the_article_say_answered_from_a_comment_says_it_is_not_the_article
     assert answer.citations and {c.role for c in answer.citations} == {"commenter"}
 
 
+def test_an_answer_about_one_voice_drops_unlabelled_sentences_from_another(seed_index: Settings) -> None:
+    draft = (
+        "The editor says Putin and Xi are tight friends [1]. "
+        "China has become an indispensable partner for Russia, serving as its top trading partner [2]."
+    )
+
+    def answer(question: str) -> Answer:
+        return Assistant(seed_index, chat=FakeListChatModel(responses=[draft, "YES"])).ask(question)
+
+    about_editor = answer("What does the editor think of Putin and Xi's relationship?")
+    assert [c.role for c in about_editor.citations] == ["editor"] and "trading" not in about_editor.answer
+    anyone = answer("What do the passages say of Putin and Xi's relationship?")
+    assert [c.role for c in anyone.citations] == ["editor", "author"]
+
+
 def test_who_said_a_quote_is_answered_with_the_sentence_that_holds_it(seed_index: Settings) -> None:
     chat = FakeListChatModel(responses=["The author said it [1]."])
     answer = Assistant(seed_index, chat=chat).ask('who said "im going to have to un-unite them"?')

@@ -111,6 +111,22 @@ def test_a_sentence_misusing_a_quote_is_dropped_unless_the_quote_is_the_question
     assert [c.line_start for c in named.citations] == [2] and not named.refused
 
 
+def test_for_a_question_about_one_voice_sentences_citing_another_must_say_whose_they_are() -> None:
+    doc = _doc()
+    draft = "The editor says the talks ended without a statement [1]. The plan will backfire [2]."
+
+    def grounded(text: str, voice: str | None) -> Grounded:
+        return ground(text, _retrieved(doc), {doc.source: doc}, _embed, 0.45, voice=voice)  # type: ignore[arg-type]
+
+    about_editor = grounded(draft, "editor")
+    assert [c.role for c in about_editor.citations] == ["editor"] and "backfire" not in about_editor.text
+    assert len(grounded(draft, None).citations) == 2  # no voice asked: both stay
+    named = grounded(draft.replace("The plan will", "The author argues the plan will"), "editor")
+    assert [c.role for c in named.citations] == ["editor", "author"]  # said whose it is: stays
+    only_other = grounded("The plan will backfire [2].", "editor")
+    assert [c.role for c in only_other.citations] == ["author"]  # the editor cited nowhere: who did say it
+
+
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
     g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
