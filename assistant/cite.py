@@ -164,11 +164,13 @@ def ground(
     asked: str | None = None,
     voice: Role | None = None,
     voice_names: dict[Role, set[str]] | None = None,
+    max_claims: int | None = None,
 ) -> Grounded:
     """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal.
 
     `voice` is the one voice the question asks about, if it names one (`voice_names`: the names the document
-    gives each voice); sentences citing another voice then have to say whose words they are.
+    gives each voice); sentences citing another voice then have to say whose words they are. `max_claims`
+    keeps only that many cited sentences, the first ones.
 
     `asked` is the user's own wording when `question` is a rewrite of it. When every word the user asked with
     is in the passages, the rewrite's new words ("total" for "how much") are the rewriter's, not a sign that
@@ -227,6 +229,8 @@ def ground(
         kept.append(_Kept(attribute(claim.text, passage.role), passage, lines, cand.sentence))
     if voice:
         kept = _in_voice(kept, voice, voice_names or {})
+    if max_claims is not None:
+        kept = _first_claims(kept, max_claims)
     citations: list[Citation] = []
     pieces: list[str] = []
     for k in kept:
@@ -241,6 +245,18 @@ def ground(
     if refused:
         text = f"{REFUSAL_TEXT} {text}"
     return Grounded(text, citations, refused, suspect)
+
+
+def _first_claims(kept: list[_Kept], n: int) -> list[_Kept]:
+    """The first `n` cited sentences (and the framing among them): where a small model runs on, it drifts."""
+    out: list[_Kept] = []
+    for k in kept:
+        if k.passage is not None:
+            if n == 0:
+                break
+            n -= 1
+        out.append(k)
+    return out
 
 
 @dataclass(frozen=True)

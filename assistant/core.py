@@ -332,7 +332,16 @@ class Assistant:
             embed = embedding_model().embed_documents
             threshold = self.settings.support_threshold
             return ground(
-                text, retrieved, self.documents, embed, threshold, question, asked, voice=voice, voice_names=names
+                text,
+                retrieved,
+                self.documents,
+                embed,
+                threshold,
+                question,
+                asked,
+                voice=voice,
+                voice_names=names,
+                max_claims=None if kind_of(question) == "summary" else self.settings.max_sentences,
             )
 
         grounded: Grounded | None = None

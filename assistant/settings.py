@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         description="For a 'why …?' or 'since …, …?' question, ask the LLM YES/NO whether the passages bear out "
         "what it takes for granted; on NO, answer again, correcting the premise (prompts/premise.md).",
     )
+    max_sentences: int = Field(
+        default=3,
+        ge=1,
+        description="Most cited sentences an answer keeps, the first ones (summaries excepted); the prompt asks for "
+        "one to three, and where the small model runs on, it drifts from the question.",
+    )
     support_threshold: float = Field(
         default=0.4,
         description="Least similarity between an answer sentence and its quote to count as cited.",

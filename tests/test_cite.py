@@ -127,6 +127,15 @@ def test_for_a_question_about_one_voice_sentences_citing_another_must_say_whose_
     assert [c.role for c in only_other.citations] == ["author"]  # the editor cited nowhere: who did say it
 
 
+def test_only_the_first_cited_sentences_are_kept_when_asked_for_fewer() -> None:
+    doc = _doc()
+    draft = (
+        "No. The editor says the talks ended without a statement [1]. The plan will backfire [2]. A reader jokes [3]."
+    )
+    g = ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45, max_claims=2)
+    assert g.text.startswith("No.") and [c.line_start for c in g.citations] == [1, 2]
+
+
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
     g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
