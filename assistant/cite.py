@@ -5,7 +5,8 @@ retrieved passages: each answer sentence is matched to the source sentence that 
 cosine blended with word overlap). A marker that points at a passage which does not support its sentence, or
 supports it clearly less well than another passage does, is repaired or dropped; a sentence that puts the
 document's words in quotation marks is cited to the sentence holding them, or removed if that sentence does not
-support it; a sentence that nothing supports is removed; numbers that appear in no passage make a sentence unsupported. An answer left with no
+support it; a source sentence never supports a claim that turns one of its words into the opposite ("likely"
+for "unlikely"); a sentence that nothing supports is removed; numbers that appear in no passage make a sentence unsupported. An answer left with no
 supported claim is a refusal.
 """
 
@@ -143,6 +144,27 @@ def support(claim_vec: Sequence[float], cand_vec: Sequence[float], claim: str, s
     return 0.6 * _cosine(claim_vec, cand_vec) + 0.4 * _overlap(claim, source)
 
 
+# prefixes that make a word its opposite with few false pairs ("in-", "im-", "dis-" have many: form/inform,
+# port/import, cover/discover); two stems whose "un-" word is no opposite
+_NEGATING_PREFIXES = ("un", "non", "il", "ir")
+_NOT_OPPOSITES = frozenset({"less", "till"})
+
+
+def flips(claim: str, source: str) -> bool:
+    """Whether the claim turns a word of the source into its opposite ("likely" for "unlikely", or back).
+
+    Why: word overlap and MiniLM both rate "Russia is likely to abandon China" as close to "Russia is unlikely
+    to abandon China"; a citation must never lend the source's authority to its opposite.
+    """
+    said = set(re.findall(r"[a-z]+", claim.lower()))
+    there = set(re.findall(r"[a-z]+", source.lower()))
+
+    def opposite(word: str, other: set[str]) -> bool:  # `other` has the word's negation ("likely" → "unlikely")
+        return len(word) >= 4 and word not in _NOT_OPPOSITES and any(p + word in other for p in _NEGATING_PREFIXES)
+
+    return any(opposite(w, there) for w in said - there) or any(opposite(w, said) for w in there - said)
+
+
 def locate(quote: str, passage: Passage, document: Document | None) -> tuple[int, int] | None:
     """The inclusive line range of `passage` that holds `quote` verbatim, or None if it is not there."""
     if document is None:
@@ -205,7 +227,10 @@ def ground(
             continue  # a figure the document does not contain: never show it
         if _covered(claim.text, uncovered):
             suspect = True  # it uses a question word no passage has ("they agreed on…"): needs a check
-        scored = [(support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)]
+        scored = [
+            (0.0 if flips(claim.text, c.sentence) else support(vec, cand_vecs[j], claim.text, c.sentence), j)
+            for j, c in enumerate(candidates)
+        ]
         cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
         best = max(cited_ok, default=(0.0, -1))
         if best[0] < threshold or max(scored)[0] - best[0] >= _CLEARLY_BETTER:

@@ -13,6 +13,7 @@ from assistant.cite import (
     asked_kind,
     attribute,
     claims_of,
+    flips,
     gives_kind,
     ground,
     is_refusal,
@@ -134,6 +135,15 @@ def test_only_the_first_cited_sentences_are_kept_when_asked_for_fewer() -> None:
     )
     g = ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45, max_claims=2)
     assert g.text.startswith("No.") and [c.line_start for c in g.citations] == [1, 2]
+
+
+def test_a_claim_that_turns_the_source_into_its_opposite_is_not_supported_by_it() -> None:
+    source = "Not only is Russia unlikely to abandon China, but the split is unrealistic."
+    assert flips("Russia is likely to abandon China.", source)
+    assert flips("The author calls the split realistic.", source)
+    assert flips("Russia is unlikely to abandon China.", "Russia is likely to abandon China.")
+    assert not flips("Russia is unlikely to abandon China.", source)
+    assert not flips("The plan is a unit of policy unless it fails.", "It is less a plan than a hope, till then.")
 
 
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
