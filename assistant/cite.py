@@ -6,8 +6,8 @@ cosine blended with word overlap). A marker that points at a passage which does 
 supports it clearly less well than another passage does, is repaired or dropped; a sentence that puts the
 document's words in quotation marks is cited to the sentence holding them, or removed if that sentence does not
 support it; a source sentence never supports a claim that turns one of its words into the opposite ("likely"
-for "unlikely"); a sentence that nothing supports is removed; numbers that appear in no passage make a sentence unsupported. An answer left with no
-supported claim is a refusal.
+for "unlikely"); a sentence that nothing supports is removed; numbers that appear in no passage make a
+sentence unsupported. An answer left with no supported claim is a refusal.
 """
 
 from __future__ import annotations
