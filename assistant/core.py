@@ -31,7 +31,7 @@ from .cite import (
     split_denial,
     with_marker,
 )
-from .documents import Document
+from .documents import Document, Role
 from .errors import AssistantError, QuestionError
 from .index import (
     Corpus,
@@ -193,8 +193,7 @@ class Assistant:
         ("what do the commenters think about the author's view…?") also names the voice it is about.
         """
         retriever = self.retriever
-        named = voices_named(asked, retriever.voice_names) if asked else set()
-        named = named or voices_named(question, retriever.voice_names)
+        named = self._voices(question, asked)
         if kind_of(question) == "summary":
             voices = sorted(named) or ["author"]
             per_voice = max(2, (self.settings.top_k + 2) // len(voices))
@@ -202,6 +201,11 @@ class Assistant:
             if picked:
                 return picked
         return retriever.search(question, self.settings.top_k, sources, voices=named)
+
+    def _voices(self, question: str, asked: str | None) -> set[Role]:
+        """The voices the user's own words (`asked`) name, else those `question` (their rewrite) names."""
+        names = self.retriever.voice_names
+        return (voices_named(asked, names) if asked else set()) or voices_named(question, names)
 
     @property
     def chat(self) -> BaseChatModel:
@@ -324,8 +328,7 @@ class Assistant:
         ("Why does the editor praise it as brilliant?") are what it denies, and the YES/NO check reads the
         denial as a claim it cannot find."""
 
-        names = self.retriever.voice_names
-        voices = voices_named(asked, names) or voices_named(question, names)
+        voices = self._voices(question, asked)
         voice = next(iter(voices)) if len(voices) == 1 else None
 
         def grounded_draft(text: str) -> Grounded:
@@ -340,7 +343,7 @@ class Assistant:
                 question,
                 asked,
                 voice=voice,
-                voice_names=names,
+                voice_names=self.retriever.voice_names,
                 max_claims=None if kind_of(question) == "summary" else self.settings.max_sentences,
             )
 

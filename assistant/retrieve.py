@@ -136,6 +136,7 @@ class HybridRetriever(BaseRetriever):
             # never moves it down ("does the article say X?" when a commenter said X)
             order.remove(agreed)
             order.insert(0, agreed)
+            fused[agreed] = max(fused.values())  # scores stay in rank order
         picked: list[str] = []
         grown: dict[str, list[Passage]] = {}  # a grown hit's id -> the passages it is made of, in order
         inside: set[str] = set()

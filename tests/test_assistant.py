@@ -126,6 +126,7 @@ def test_steering_to_a_named_voice_never_displaces_the_best_match(seed_index: Se
     steered = retriever.search(question, k=6)
     assert unsteered[0].passage.role == "commenter" and "Baerbock" in unsteered[0].passage.text
     assert steered[0].passage == unsteered[0].passage  # the comment that settles "does the article say…?"
+    assert [r.score for r in steered] == sorted((r.score for r in steered), reverse=True)
     assert [r.passage.role for r in steered[1:]].count("author") > [r.passage.role for r in unsteered[1:]].count(
         "author"
     )
