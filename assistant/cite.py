@@ -34,7 +34,7 @@ _FRAMING = re.compile(
     re.IGNORECASE,
 )
 _META = re.compile(
-    r"^(the|this|that|these|those) (passages?|texts?|documents?|context|sources?)( provided| above| given)? "
+    r"^(?:(?:no|yes)[,.]?\s+)?(the|this|that|these|those) (passages?|texts?|documents?|context|sources?)( provided| above| given)? "
     r"(discuss|mention|describe|talk|refer|relate|provide|focus|deal|is about|are about|do not|does not)",
     re.IGNORECASE,
 )

@@ -232,6 +232,8 @@ def test_sentences_about_the_passages_are_not_answers() -> None:
     assert g.text == "The author argues the plan will backfire [1]." and not g.refused
     only = _ground("The passages provided discuss the plan and trade [2].")
     assert only.refused and only.text == REFUSAL_TEXT
+    framed = _ground("No, the passage does not provide the plan's date [2]. The author argues the plan will backfire.")
+    assert framed.text == "The author argues the plan will backfire [1]."
 
 
 def test_a_reader_comment_phrase_is_corrected_to_the_cited_voice() -> None:
