@@ -145,9 +145,9 @@ def support(claim_vec: Sequence[float], cand_vec: Sequence[float], claim: str, s
 
 
 # prefixes that make a word its opposite with few false pairs ("in-", "im-", "dis-" have many: form/inform,
-# port/import, cover/discover); two stems whose "un-" word is no opposite
+# port/import, cover/discover); the stems whose prefixed word is no opposite (unless, unrest, untold, nonstop…)
 _NEGATING_PREFIXES = ("un", "non", "il", "ir")
-_NOT_OPPOSITES = frozenset({"less", "till"})
+_NOT_OPPOSITES = frozenset({"less", "till", "rest", "told", "earth", "ravel", "stop"})
 
 
 def flips(claim: str, source: str) -> bool:

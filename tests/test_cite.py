@@ -144,6 +144,7 @@ def test_a_claim_that_turns_the_source_into_its_opposite_is_not_supported_by_it(
     assert flips("Russia is unlikely to abandon China.", "Russia is likely to abandon China.")
     assert not flips("Russia is unlikely to abandon China.", source)
     assert not flips("The plan is a unit of policy unless it fails.", "It is less a plan than a hope, till then.")
+    assert not flips("The rest of the world was told.", "It caused unrest and untold harm.")
 
 
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
