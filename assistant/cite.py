@@ -5,8 +5,8 @@ retrieved passages: each answer sentence is matched to the source sentence that 
 cosine blended with word overlap). A marker that points at a passage which does not support its sentence, or
 supports it clearly less well than another passage does, is repaired or dropped; a sentence that puts the
 document's words in quotation marks is cited to the sentence holding them, or removed if that sentence does not
-support it; a source sentence never supports a claim that turns one of its words into the opposite ("likely"
-for "unlikely"); a sentence that nothing supports is removed; numbers that appear in no passage make a
+support it; a sentence that turns a word of a source sentence it draws on into the opposite ("likely" for
+"unlikely") is removed; a sentence that nothing supports is removed; numbers that appear in no passage make a
 sentence unsupported. An answer left with no supported claim is a refusal.
 """
 
@@ -227,10 +227,9 @@ def ground(
             continue  # a figure the document does not contain: never show it
         if _covered(claim.text, uncovered):
             suspect = True  # it uses a question word no passage has ("they agreed on…"): needs a check
-        scored = [
-            (0.0 if flips(claim.text, c.sentence) else support(vec, cand_vecs[j], claim.text, c.sentence), j)
-            for j, c in enumerate(candidates)
-        ]
+        scored = [(support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)]
+        if any(s >= threshold and flips(claim.text, candidates[j].sentence) for s, j in scored):
+            continue  # it turns a sentence it draws on into the opposite ("unlikely to backfire"): not true anywhere
         cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
         best = max(cited_ok, default=(0.0, -1))
         if best[0] < threshold or max(scored)[0] - best[0] >= _CLEARLY_BETTER:

@@ -147,6 +147,15 @@ def test_a_claim_that_turns_the_source_into_its_opposite_is_not_supported_by_it(
     assert not flips("The rest of the world was told.", "It caused unrest and untold harm.")
 
 
+def test_a_claim_contradicting_a_sentence_it_draws_on_is_dropped_even_if_another_sentence_matches_it() -> None:
+    text = "The author argues the plan will backfire. The plan is unlikely to work."
+    retrieved = [Retrieved(Passage("seeds/x.txt", 1, 1, "author", None, text), 1.0, 0.9)]
+    assert not ground("The plan is unlikely to work [1].", retrieved, {}, _embed, 0.45).refused
+    assert ground("The plan is likely to work [1].", retrieved, {}, _embed, 0.45).refused
+    mixed = "The author argues the plan will backfire, and the plan is likely to work [1]."  # closest: the first
+    assert ground(mixed, retrieved, {}, _embed, 0.45).refused
+
+
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
     g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
