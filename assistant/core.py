@@ -222,9 +222,13 @@ class Assistant:
             _ = self.retriever
         return self._documents
 
-    def answer_chain(self) -> Runnable:
-        """prompt → LLM → text, over `{"question", "passages"}` (passages already formatted)."""
-        prompt: ChatPromptTemplate = answer_prompt(self.settings.prompts_dir)
+    def answer_chain(self, summary: bool = False) -> Runnable:
+        """prompt → LLM → text, over `{"question", "passages"}` (passages already formatted).
+
+        `summary` swaps in prompts/summary.md: a whole-document question gets a selection covering the
+        document, and asks for several points from several passages, not the one or two sentences of an answer.
+        """
+        prompt: ChatPromptTemplate = answer_prompt(self.settings.prompts_dir, "summary" if summary else "system")
         return prompt | self.chat | StrOutputParser()
 
     def chain(self) -> Runnable:
@@ -465,7 +469,8 @@ class Assistant:
         draft: list[str] = []
         passages = self.format_passages(retrieved)
         try:
-            for token in self.answer_chain().stream({"question": standalone, "passages": passages}):
+            chain = self.answer_chain(summary=kind_of(standalone) == "summary")
+            for token in chain.stream({"question": standalone, "passages": passages}):
                 if not draft:
                     timings["first_token_s"] = time.perf_counter() - started
                 draft.append(token)

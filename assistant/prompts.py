@@ -13,6 +13,7 @@ from .errors import PromptError
 #: The variables each template must use, exactly.
 EXPECTED: dict[str, frozenset[str]] = {
     "system": frozenset(),
+    "summary": frozenset(),
     "question": frozenset({"passages", "question"}),
     "passage": frozenset({"n", "voice", "where", "text"}),
     "verify": frozenset({"question", "answer", "sources"}),
@@ -44,11 +45,12 @@ def load_prompt(prompts_dir: Path, name: str) -> str:
     return text
 
 
-def answer_prompt(prompts_dir: Path) -> ChatPromptTemplate:
-    """System instructions first, then the passages and the question in the user message."""
+def answer_prompt(prompts_dir: Path, system: str = "system") -> ChatPromptTemplate:
+    """System instructions first (prompts/system.md, or prompts/summary.md for whole-document summaries), then
+    the passages and the question in the user message."""
     return ChatPromptTemplate.from_messages(
         [
-            ("system", load_prompt(prompts_dir, "system").replace("{", "{{").replace("}", "}}")),
+            ("system", load_prompt(prompts_dir, system).replace("{", "{{").replace("}", "}}")),
             ("human", load_prompt(prompts_dir, "question")),
         ]
     )

@@ -49,3 +49,14 @@ def test_commenter_summary_spreads_over_the_comments(seed_index: Settings) -> No
     lines = [r.passage.line_start for r in answer.retrieved]
     assert {r.passage.role for r in answer.retrieved} == {"commenter"}
     assert max(lines) - min(lines) > 30 and len(set(lines)) >= 5
+
+
+def test_a_summary_is_asked_for_with_the_summary_prompt(seed_index: Settings) -> None:
+    assistant = Assistant(seed_index)
+
+    def system_of(summary: bool) -> str:
+        prompt = assistant.answer_chain(summary=summary).first  # type: ignore[attr-defined]
+        return str(prompt.format_messages(question="q", passages="[1] (the article's author)\n> x")[0].content)
+
+    assert system_of(True).startswith("Summarize from the numbered passages") and "three to five" in system_of(True)
+    assert system_of(False).startswith("Answer the question")
