@@ -165,6 +165,18 @@ def flips(claim: str, source: str) -> bool:
     return any(opposite(w, there) for w in said - there) or any(opposite(w, said) for w in there - said)
 
 
+def settle_yes_no(question: str, answer: str) -> str:
+    """ "Yes, Russia is unlikely to…" to "Is Russia likely to…?" is a "No": the opening word follows the claim.
+
+    Why: the small model opens with "Yes" when its answer restates the question with the opposite word; the
+    claim is what the citation supports, so the opening word is the one to correct.
+    """
+    match = re.match(r"yes\b[,.]?\s*", answer, flags=re.IGNORECASE)
+    if not match or not flips(answer[match.end() :].split(".")[0], question):
+        return answer  # a "No" stays: "Is it unlikely…?" "No, it is likely…" is consistent
+    return f"No, {answer[match.end() :]}"
+
+
 def locate(quote: str, passage: Passage, document: Document | None) -> tuple[int, int] | None:
     """The inclusive line range of `passage` that holds `quote` verbatim, or None if it is not there."""
     if document is None:

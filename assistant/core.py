@@ -28,6 +28,7 @@ from .cite import (
     is_refusal,
     quoted_source,
     quoting,
+    settle_yes_no,
     split_denial,
     with_marker,
 )
@@ -362,6 +363,8 @@ class Assistant:
             # the sentence a question quotes answers "who said …?" better than any paraphrase can
             grounded = quoted_source(question, retrieved, self.documents) or grounded
         grounded = self._voice_asked(question, grounded)
+        if not grounded.refused and _YES_NO.match(question):
+            grounded = dataclasses.replace(grounded, text=settle_yes_no(question, grounded.text))
         check = self.settings.verify_answers == "always" or (
             self.settings.verify_answers == "suspect" and grounded.suspect
         )

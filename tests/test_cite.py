@@ -19,6 +19,7 @@ from assistant.cite import (
     is_refusal,
     locate,
     quoted_source,
+    settle_yes_no,
     split_denial,
     verify,
 )
@@ -154,6 +155,16 @@ def test_a_claim_contradicting_a_sentence_it_draws_on_is_dropped_even_if_another
     assert ground("The plan is likely to work [1].", retrieved, {}, _embed, 0.45).refused
     mixed = "The author argues the plan will backfire, and the plan is likely to work [1]."  # closest: the first
     assert ground(mixed, retrieved, {}, _embed, 0.45).refused
+
+
+def test_a_yes_whose_claim_says_the_opposite_of_the_question_becomes_a_no() -> None:
+    asked = "Is Russia likely to abandon China?"
+    assert settle_yes_no(asked, "Yes, Russia is unlikely to abandon China [1].") == (
+        "No, Russia is unlikely to abandon China [1]."
+    )
+    assert settle_yes_no(asked, "Yes, Russia is likely to abandon China [1].").startswith("Yes")
+    assert settle_yes_no("Is Russia unlikely to abandon China?", "No, it is likely to [1].").startswith("No")
+    assert settle_yes_no(asked, "Russia is unlikely to abandon China [1].").startswith("Russia")
 
 
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
