@@ -151,18 +151,29 @@ _NOT_OPPOSITES = frozenset({"less", "till", "rest", "told", "earth", "ravel", "s
 
 
 def flips(claim: str, source: str) -> bool:
-    """Whether the claim turns a word of the source into its opposite ("likely" for "unlikely", or back).
+    """Whether the claim turns a word of the source into its opposite ("likely" for "unlikely", or back), in the
+    same context: the two words share a neighbouring word ("…unlikely to abandon…" / "…likely to abandon…").
 
     Why: word overlap and MiniLM both rate "Russia is likely to abandon China" as close to "Russia is unlikely
-    to abandon China"; a citation must never lend the source's authority to its opposite.
+    to abandon China"; a citation must never lend the source's authority to its opposite. The shared neighbour
+    keeps "unlikely to abandon" from clashing with an unrelated "likely to backfire".
     """
-    said = set(re.findall(r"[a-z]+", claim.lower()))
-    there = set(re.findall(r"[a-z]+", source.lower()))
+    said, there = tokenize(claim), tokenize(source)
+    return _turned(said, there) or _turned(there, said)
 
-    def opposite(word: str, other: set[str]) -> bool:  # `other` has the word's negation ("likely" → "unlikely")
-        return len(word) >= 4 and word not in _NOT_OPPOSITES and any(p + word in other for p in _NEGATING_PREFIXES)
 
-    return any(opposite(w, there) for w in said - there) or any(opposite(w, said) for w in there - said)
+def _turned(a: list[str], b: list[str]) -> bool:
+    """A word of `a` that `b` has with a negating prefix, next to a word that is next to it in `a` too."""
+    for i, word in enumerate(a):
+        if len(word) < 4 or word in _NOT_OPPOSITES or word in b:
+            continue
+        around = set(a[max(i - 1, 0) : i] + a[i + 1 : i + 2])
+        for j, other in enumerate(b):
+            if other in {p + word for p in _NEGATING_PREFIXES} and around & set(
+                b[max(j - 1, 0) : j] + b[j + 1 : j + 2]
+            ):
+                return True
+    return False
 
 
 def settle_yes_no(question: str, answer: str) -> str:

@@ -146,6 +146,7 @@ def test_a_claim_that_turns_the_source_into_its_opposite_is_not_supported_by_it(
     assert not flips("Russia is unlikely to abandon China.", source)
     assert not flips("The plan is a unit of policy unless it fails.", "It is less a plan than a hope, till then.")
     assert not flips("The rest of the world was told.", "It caused unrest and untold harm.")
+    assert not flips("Russia is unlikely to abandon China.", "The plan is, I believe, likely to backfire.")
 
 
 def test_a_claim_contradicting_a_sentence_it_draws_on_is_dropped_even_if_another_sentence_matches_it() -> None:
