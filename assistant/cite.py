@@ -267,6 +267,8 @@ def ground(
             continue
         cand = candidates[best[1]]
         passage = retrieved[cand.passage_index].passage
+        if not _speaker_named(claim.text, cand.sentence, passage, voice_names or {}):
+            continue  # "Xi Jinping said X" cited to a sentence in which nobody of that name says anything
         lines = locate(cand.sentence, passage, documents.get(passage.source))
         if lines is None:
             continue  # cannot be verified: never shown as if it were
@@ -292,6 +294,32 @@ def ground(
     if refused:
         text = f"{REFUSAL_TEXT} {text}"
     return Grounded(text, citations, refused, suspect)
+
+
+_SPEAKER = re.compile(
+    r"^(?:(?:yes|no)[,.]?\s+)?(?P<name>(?:[A-Z][\w’'-]+\s+){0,2}[A-Z][\w’'-]+)\s+(?:has\s+|had\s+)?"
+    r"(?:said|says|told|tells|stated|states|wrote|writes|argued|argues|claimed|claims|announced|announces)\b"
+)
+_PRONOUN_START = re.compile(r"^\W*(he|she|they|his|her|their|this|that|it)\b", re.IGNORECASE)
+
+
+def _speaker_named(claim: str, sentence: str, passage: Passage, names: dict[Role, set[str]]) -> bool:
+    """Whether the person a claim says spoke ("Xi Jinping said…") is the one the cited sentence is from or about.
+
+    Accepted: the name is in the sentence, or the sentence opens with a pronoun and the name is in its passage,
+    or it is a name the document gives the passage's own voice ("Yves says…" citing the editor's note).
+    """
+    match = _SPEAKER.match(claim)
+    if not match:
+        return True
+    words = [w for w in match.group("name").split() if w.lower() not in {"the", "a", "an", "president"}]
+    if not words or words[0].lower() in {"it", "this", "that", "there", "he", "she", "they", "yes", "no"}:
+        return True
+    if any(w.lower() in names.get(passage.role, set()) for w in words):
+        return True
+    if all(w in sentence for w in words):
+        return True
+    return bool(_PRONOUN_START.match(sentence)) and all(w in passage.text for w in words)
 
 
 def _first_claims(kept: list[_Kept], n: int) -> list[_Kept]:

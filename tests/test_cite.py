@@ -168,6 +168,20 @@ def test_a_yes_whose_claim_says_the_opposite_of_the_question_becomes_a_no() -> N
     assert settle_yes_no(asked, "Russia is unlikely to abandon China [1].").startswith("Russia")
 
 
+def test_words_put_in_a_named_persons_mouth_need_a_sentence_from_or_about_that_person() -> None:
+    doc = _doc()
+
+    def grounded(draft: str) -> Grounded:
+        names = {"editor": {"yves"}}
+        return ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45, voice_names=names)  # type: ignore[arg-type]
+
+    assert grounded("Xi Jinping said the talks ended without a statement [1].").refused
+    assert not grounded("Yves says the talks ended without a statement [1].").refused  # the editor's own name
+    text = "Trump spoke at length. He said the plan will backfire."
+    retrieved = [Retrieved(Passage("seeds/x.txt", 1, 1, "author", None, text), 1.0, 0.9)]
+    assert not ground("Trump said the plan will backfire [1].", retrieved, {}, _embed, 0.45).refused  # "He"
+
+
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
     g = _ground("The editor says the talks ended without a statement.")
     assert g.text.endswith("[1].") and g.citations[0].role == "editor"
