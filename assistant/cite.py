@@ -6,7 +6,9 @@ cosine blended with word overlap). A marker that points at a passage which does 
 supports it clearly less well than another passage does, is repaired or dropped; a sentence that puts the
 document's words in quotation marks is cited to the sentence holding them, or removed if that sentence does not
 support it; a sentence that turns a word of a source sentence it draws on into the opposite ("likely" for
-"unlikely") is removed; a sentence that nothing supports is removed; numbers that appear in no passage make a
+"unlikely", "is naive" for "isn't naive") is removed, and when nothing else is left the answer quotes that
+source sentence; a sentence that has a named person say something must cite a sentence from or about that
+person; a sentence that nothing supports is removed; numbers that appear in no passage make a
 sentence unsupported. An answer left with no supported claim is a refusal.
 """
 
@@ -159,7 +161,46 @@ def flips(claim: str, source: str) -> bool:
     keeps "unlikely to abandon" from clashing with an unrelated "likely to backfire".
     """
     said, there = tokenize(claim), tokenize(source)
-    return _turned(said, there) or _turned(there, said)
+    return _turned(said, there) or _turned(there, said) or _negated_apart(claim, source)
+
+
+_NEGATORS = frozenset({"not", "no", "never", "cannot"})
+_LINKS = frozenset(
+    "is are was were be been being am do does did has have had will would can could may might must should shall "
+    "ca wo also still really actually".split()
+)
+
+
+def _plain_words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", re.sub(r"n['’]t\b", " not", text.lower()))
+
+
+def _subject_and_negation(words: list[str], i: int) -> tuple[str, bool]:
+    """The word before `words[i]` past auxiliaries and negators ("putin" in "Putin isn't naive"), and whether
+    a negator stands between them."""
+    j, negated = i - 1, False
+    while j >= 0 and (words[j] in _LINKS or words[j] in _NEGATORS):
+        negated = negated or words[j] in _NEGATORS
+        j -= 1
+    return (words[j] if j >= 0 else ""), negated
+
+
+def _negated_apart(claim: str, source: str) -> bool:
+    """Whether the same subject and word stand negated in one text and not in the other ("Putin is naive" /
+    "Putin isn't naive"): only the negator tells them apart, and neither MiniLM nor word overlap sees it."""
+    a, b = _plain_words(claim), _plain_words(source)
+    pairs: dict[tuple[str, str], set[bool]] = {}
+    for j, word in enumerate(b):
+        if len(word) >= 4 and word not in _LINKS:
+            subject, negated = _subject_and_negation(b, j)
+            if len(subject) >= 3:
+                pairs.setdefault((subject, word), set()).add(negated)
+    for i, word in enumerate(a):
+        if len(word) >= 4 and word not in _LINKS:
+            subject, negated = _subject_and_negation(a, i)
+            if pairs.get((subject, word)) == {not negated}:
+                return True
+    return False
 
 
 def _turned(a: list[str], b: list[str]) -> bool:
@@ -241,6 +282,7 @@ def ground(
     suspect = False
 
     kept: list[_Kept] = []
+    contradicted: _Candidate | None = None  # the first source sentence a dropped claim said the opposite of
     said: list[tuple[str, str, str]] = []  # (source, quote, claim) of the claims kept so far
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if _META.match(claim.text):
@@ -251,7 +293,9 @@ def ground(
         if _covered(claim.text, uncovered):
             suspect = True  # it uses a question word no passage has ("they agreed on…"): needs a check
         scored = [(support(vec, cand_vecs[j], claim.text, c.sentence), j) for j, c in enumerate(candidates)]
-        if any(s >= threshold and flips(claim.text, candidates[j].sentence) for s, j in scored):
+        opposed = [(s, j) for s, j in scored if s >= threshold and flips(claim.text, candidates[j].sentence)]
+        if opposed:
+            contradicted = contradicted or candidates[max(opposed)[1]]
             continue  # it turns a sentence it draws on into the opposite ("unlikely to backfire"): not true anywhere
         cited_ok = [(s, j) for s, j in scored if candidates[j].passage_index + 1 in claim.markers]
         best = max(cited_ok, default=(0.0, -1))
@@ -289,6 +333,8 @@ def ground(
         citation = _cite(citations, k.passage, k.lines, k.quote)
         pieces.append(with_marker(k.text, citation.n))
     if not citations:
+        if contradicted is not None and not refused:  # "Putin is naive [1]" against "Putin isn't naive."
+            return _quoting(contradicted, retrieved, documents) or Grounded(REFUSAL_TEXT, [], True)
         return Grounded(REFUSAL_TEXT, [], True)
     text = " ".join(pieces)
     if refused:

@@ -149,13 +149,14 @@ def test_a_claim_that_turns_the_source_into_its_opposite_is_not_supported_by_it(
     assert not flips("Russia is unlikely to abandon China.", "The plan is, I believe, likely to backfire.")
 
 
-def test_a_claim_contradicting_a_sentence_it_draws_on_is_dropped_even_if_another_sentence_matches_it() -> None:
+def test_a_claim_contradicting_a_sentence_it_draws_on_is_replaced_by_that_sentence_even_if_another_matches_it() -> None:
     text = "The author argues the plan will backfire. The plan is unlikely to work."
     retrieved = [Retrieved(Passage("seeds/x.txt", 1, 1, "author", None, text), 1.0, 0.9)]
     assert not ground("The plan is unlikely to work [1].", retrieved, {}, _embed, 0.45).refused
-    assert ground("The plan is likely to work [1].", retrieved, {}, _embed, 0.45).refused
+    quoted = "The author writes: “The plan is unlikely to work.” [1]"  # the document's words instead
+    assert ground("The plan is likely to work [1].", retrieved, {}, _embed, 0.45).text == quoted
     mixed = "The author argues the plan will backfire, and the plan is likely to work [1]."  # closest: the first
-    assert ground(mixed, retrieved, {}, _embed, 0.45).refused
+    assert ground(mixed, retrieved, {}, _embed, 0.45).text == quoted
 
 
 def test_a_yes_whose_claim_says_the_opposite_of_the_question_becomes_a_no() -> None:
@@ -180,6 +181,16 @@ def test_words_put_in_a_named_persons_mouth_need_a_sentence_from_or_about_that_p
     text = "Trump spoke at length. He said the plan will backfire."
     retrieved = [Retrieved(Passage("seeds/x.txt", 1, 1, "author", None, text), 1.0, 0.9)]
     assert not ground("Trump said the plan will backfire [1].", retrieved, {}, _embed, 0.45).refused  # "He"
+
+
+def test_a_claim_negating_what_its_source_says_of_the_same_subject_is_replaced_by_the_source() -> None:
+    assert flips("Putin is naive.", "Putin isn’t naive.")
+    assert flips("The consensus against Russia is going away.", "The consensus against Russia isn’t going away.")
+    assert not flips("Russia might actually want to help.", "You don’t want Russia and China to get together.")
+    text = "Putin isn’t naive. He knows the consensus against Russia isn’t going away."
+    retrieved = [Retrieved(Passage("seeds/x.txt", 1, 1, "author", None, text), 1.0, 0.9)]
+    g = ground("The author thinks Putin is naive [1].", retrieved, {}, _embed, 0.2)  # toy vectors: a low bar
+    assert g.text == "The author writes: “Putin isn’t naive.” [1]" and not g.refused
 
 
 def test_unmarked_supported_sentence_gets_a_citation() -> None:
