@@ -153,8 +153,9 @@ _NOT_OPPOSITES = frozenset({"less", "till", "rest", "told", "earth", "ravel", "s
 
 
 def flips(claim: str, source: str) -> bool:
-    """Whether the claim turns a word of the source into its opposite ("likely" for "unlikely", or back), in the
-    same context: the two words share a neighbouring word ("…unlikely to abandon…" / "…likely to abandon…").
+    """Whether the claim turns a word of the source into its opposite, in the same context: by a prefix, next to
+    a word both share ("…unlikely to abandon…" / "…likely to abandon…"), or by a negator between the same
+    subject and word ("Putin isn't naive" / "Putin is naive").
 
     Why: word overlap and MiniLM both rate "Russia is likely to abandon China" as close to "Russia is unlikely
     to abandon China"; a citation must never lend the source's authority to its opposite. The shared neighbour
