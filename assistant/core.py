@@ -203,6 +203,17 @@ class Assistant:
                 return picked
         return retriever.search(question, self.settings.top_k, sources, voices=named)
 
+    def retrieve(
+        self, question: str, sources: Sequence[str] | None = None, asked: str | None = None
+    ) -> list[Retrieved]:
+        """The passages an answer to `question` is given, in prompt order: the top k (for a whole-document
+        question, a selection covering the document or voice), steered by the voices named, within the prompt's
+        character budget. `asked` is the user's own wording when `question` is a rewrite of a follow-up.
+
+        Why public: notebooks and the benchmark scripts score or inspect exactly what the LLM would see.
+        """
+        return self._budget(self._select(question, self.resolve_sources(sources), asked=asked))
+
     def _voices(self, question: str, asked: str | None) -> set[Role]:
         """The voices the user's own words (`asked`) name, else those `question` (their rewrite) names."""
         names = self.retriever.voice_names
@@ -461,7 +472,7 @@ class Assistant:
                 yield text
                 yield Answer(question, text, False, citations, [], timings, standalone_out)
                 return
-        retrieved = self._budget(self._select(standalone, sources, asked=question))
+        retrieved = self.retrieve(standalone, sources, asked=question)
         timings = {"retrieve_s": time.perf_counter() - started}
         best = max((r.dense for r in retrieved), default=0.0)
         if best < self.settings.refuse_below and self.retriever.best_lexical(standalone) < self.settings.lexical_floor:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> tuple[int, int]:
         premise = presupposition(item["question"])
         if premise is None:
             continue
-        retrieved = assistant._budget(assistant._select(item["question"], None))
+        retrieved = assistant.retrieve(item["question"])
         denied = assistant.premise_denied(premise, assistant.format_passages(retrieved))
         ok = denied != item["premise_holds"]
         right, asked = right + ok, asked + 1

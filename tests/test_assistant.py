@@ -30,6 +30,15 @@ def test_answer_contract_and_verified_citations(seed_index: Settings) -> None:
     assert scores == sorted(scores, reverse=True) and len(scores) == seed_index.top_k
 
 
+def test_retrieve_gives_the_passages_an_answer_is_given(seed_index: Settings) -> None:
+    assistant = Assistant(seed_index)
+    passages = [r.passage for r in assistant.retrieve(BACKFIRE)]
+    assert passages == [r.passage for r in assistant.ask(BACKFIRE).retrieved] and len(passages) == seed_index.top_k
+    summary = assistant.retrieve("Summarize the article")  # a selection covering the article, not the top k
+    assert len({r.passage.section for r in summary}) >= 4
+    assert assistant.retrieve(BACKFIRE, sources=["none.txt"]) == []
+
+
 def test_stream_yields_text_then_answer(seed_index: Settings) -> None:
     items = list(Assistant(seed_index).stream(BACKFIRE))
     assert all(isinstance(i, str) for i in items[:-1]) and len(items) > 2
