@@ -346,21 +346,21 @@ class Assistant:
 
         voices = self._voices(question, asked)
         voice = next(iter(voices)) if len(voices) == 1 else None
+        max_claims = None if kind_of(question) == "summary" else self.settings.max_sentences
+        embed = embedding_model().embed_documents
 
         def grounded_draft(text: str) -> Grounded:
-            embed = embedding_model().embed_documents
-            threshold = self.settings.support_threshold
             return ground(
                 text,
                 retrieved,
                 self.documents,
                 embed,
-                threshold,
+                self.settings.support_threshold,
                 question,
                 asked,
                 voice=voice,
                 voice_names=self.retriever.voice_names,
-                max_claims=None if kind_of(question) == "summary" else self.settings.max_sentences,
+                max_claims=max_claims,
             )
 
         grounded: Grounded | None = None
