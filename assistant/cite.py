@@ -344,7 +344,7 @@ def ground(
 
 
 _SPEAKER = re.compile(
-    r"^(?:(?:yes|no)[,.]?\s+)?(?P<name>(?:[A-Z][\w’'-]+\s+){0,2}[A-Z][\w’'-]+)\s+(?:has\s+|had\s+)?"
+    r"^(?:(?i:yes|no)[,.]?\s+)?(?P<name>(?:[A-Z][\w’'-]+\s+){0,2}[A-Z][\w’'-]+)\s+(?:has\s+|had\s+)?"
     r"(?:said|says|told|tells|stated|states|wrote|writes|argued|argues|claimed|claims|announced|announces)\b"
 )
 _PRONOUN_START = re.compile(r"^\W*(he|she|they|his|her|their|this|that|it)\b", re.IGNORECASE)

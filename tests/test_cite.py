@@ -177,6 +177,7 @@ def test_words_put_in_a_named_persons_mouth_need_a_sentence_from_or_about_that_p
         return ground(draft, _retrieved(doc), {doc.source: doc}, _embed, 0.45, voice_names=names)  # type: ignore[arg-type]
 
     assert grounded("Xi Jinping said the talks ended without a statement [1].").refused
+    assert grounded("Yes, Xi Jinping said the talks ended without a statement [1].").refused  # after "Yes,"
     assert not grounded("Yves says the talks ended without a statement [1].").refused  # the editor's own name
     text = "Trump spoke at length. He said the plan will backfire."
     retrieved = [Retrieved(Passage("seeds/x.txt", 1, 1, "author", None, text), 1.0, 0.9)]
