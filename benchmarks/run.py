@@ -172,7 +172,7 @@ def grounding_experiment(settings: Settings, questions: list[str]) -> dict[str, 
     sentences: list[float] = []
     claims: list[float] = []
     for q in questions:
-        retrieved = assistant._budget(assistant.retriever.search(q, settings.top_k))
+        retrieved = assistant.retrieve(q)
         texts = [c.sentence for c in _candidates(retrieved)]
         sentences.append(len(texts))
         per_answer.append(_ms(functools.partial(model.embed_documents, texts)))
@@ -195,6 +195,7 @@ def prompt_experiment(settings: Settings, questions: list[str]) -> dict[str, Any
 
     assistant = Assistant(settings)
     chat = assistant.chat
+    at_depth = {settings.top_k: assistant}  # one Assistant per top-k, sharing the loaded model
     tokens = Tokens(chat)
     llama = tokens.llama
     if llama is None:
@@ -202,7 +203,9 @@ def prompt_experiment(settings: Settings, questions: list[str]) -> dict[str, Any
     roles = {"system": "system", "human": "user", "ai": "assistant"}
 
     def messages(q: str, k: int) -> list[dict[str, str]]:
-        retrieved = assistant._budget(assistant.retriever.search(q, k))
+        if k not in at_depth:
+            at_depth[k] = Assistant(settings, chat=chat, top_k=k)
+        retrieved = at_depth[k].retrieve(q)
         built = answer_prompt(settings.prompts_dir).format_messages(
             question=q, passages=assistant.format_passages(retrieved)
         )
