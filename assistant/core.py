@@ -373,7 +373,7 @@ class Assistant:
         if (grounded.refused and not grounded.citations) or _WHO.match(question):
             # the sentence a question quotes answers "who said …?" better than any paraphrase can
             grounded = quoted_source(question, retrieved, self.documents) or grounded
-        grounded = self._voice_asked(question, grounded)
+        grounded = self._voice_asked(question, grounded, voice)
         if not grounded.refused and _YES_NO.match(question):
             grounded = dataclasses.replace(grounded, text=settle_yes_no(question, grounded.text))
         check = self.settings.verify_answers == "always" or (
@@ -425,18 +425,15 @@ class Assistant:
             return Grounded(f"{REFUSAL_TEXT} {quoting(nearest)}", [nearest], True)
         return Grounded(grounded.text, grounded.citations, grounded.refused, True)
 
-    def _voice_asked(self, question: str, grounded: Grounded) -> Grounded:
+    def _voice_asked(self, question: str, grounded: Grounded, voice: Role | None) -> Grounded:
         """ "Does the article say X?" answered only from a reader comment: say it is not the article's.
 
-        Why: the 1.5B model answers "Yes, …" whenever any passage says X; who said it is the point of the
-        question, and the citations' roles know it.
+        `voice` is the one voice the question names (None when it names none or several). Why: the 1.5B model
+        answers "Yes, …" whenever any passage says X; who said it is the point of the question, and the
+        citations' roles know it.
         """
-        if grounded.refused or not grounded.citations or not _YES_NO.match(question):
+        if voice is None or grounded.refused or not grounded.citations or not _YES_NO.match(question):
             return grounded
-        voices = voices_named(question, self.retriever.voice_names)
-        if len(voices) != 1:
-            return grounded
-        (voice,) = voices
         if any(c.role == voice for c in grounded.citations) or _opens_with_no(grounded.text):
             return grounded  # the voice asked is cited, or the answer already says it is not theirs
         text = re.sub(r"^(yes|no)\b[,.]?\s*", "", grounded.text, flags=re.IGNORECASE)

@@ -83,6 +83,13 @@ def test_does_the_article_say_answered_from_a_comment_says_it_is_not_the_article
     )
     assert answer.answer.startswith("Not in the article: a commenter says")
     assert answer.citations and {c.role for c in answer.citations} == {"commenter"}
+    # in a follow-up, the voice is the one the user's own words name, even when the rewrite drops it
+    rewrite = "Did Annalena Baerbock offer China a deal to drop Russia?"
+    chat = FakeListChatModel(responses=[rewrite, draft])
+    history = [("Who offered China a deal to drop Russia?", "A commenter says Annalena Baerbock did [1].")]
+    follow_up = Assistant(seed_index, chat=chat).ask("And does the article say so?", history=history)
+    assert follow_up.standalone_question == rewrite
+    assert follow_up.answer.startswith("Not in the article: a commenter says")
 
 
 def test_an_answer_about_one_voice_drops_unlabelled_sentences_from_another(seed_index: Settings) -> None:
