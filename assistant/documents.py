@@ -41,7 +41,7 @@ CHUNKER_VERSION = 4
 _BYLINE = re.compile(r"^(By|by|BY)\s+[A-Z][\w.\-’']+")
 _EDITOR_MARK = re.compile(r"^(editor[’']?s note|note from the editor)\b", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<closers>[\"”’)\]]*)\s+(?=[\"“‘(\[]?[A-Z0-9])")
 _FIRST_PERSON = re.compile(r"\b(I|I[’']m|I[’']ve|I[’']d|me|my|mine)\b")
 _SECOND_PERSON = re.compile(r"\b(you|your|you[’']re)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z’'\-]+")
@@ -322,9 +322,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        end = match.start()
-        if _ABBREVIATION.search(text[start:end]):
+        if _ABBREVIATION.search(text[start : match.start()]):
             continue
+        end = match.end("closers")  # a closing quote or bracket belongs to the sentence it closes
         spans.append((start, end))
         start = match.end()
     spans.append((start, len(text)))

@@ -114,6 +114,17 @@ def test_sentences_respect_abbreviations() -> None:
     assert all(s in text for s in split_sentences(text))
 
 
+def test_a_closing_quote_or_bracket_stays_with_the_sentence_it_closes() -> None:
+    text = "Trump said: “I can do that, too.” The editor asks (is it?) Nobody knows. “Really?” Yes."
+    assert split_sentences(text) == [
+        "Trump said: “I can do that, too.”",
+        "The editor asks (is it?)",
+        "Nobody knows.",
+        "“Really?”",
+        "Yes.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "match"),
     [(b"", "is empty"), (b"\x00\x01binary", "looks binary"), (b"caf\xe9 au lait", "not valid UTF-8")],
