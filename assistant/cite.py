@@ -288,6 +288,8 @@ def ground(
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if _META.match(claim.text):
             continue  # "The passage discusses…" describes the sources instead of answering from them
+        if claim.text.endswith("?"):
+            continue  # a question of the model's own ("China's turn to exploit a split?") claims nothing
         numbers = {n.rstrip(".,") for n in _NUMBER.findall(claim.text)}
         if numbers - known_numbers:
             continue  # a figure the document does not contain: never show it

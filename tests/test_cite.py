@@ -138,6 +138,16 @@ def test_only_the_first_cited_sentences_are_kept_when_asked_for_fewer() -> None:
     assert g.text.startswith("No.") and [c.line_start for c in g.citations] == [1, 2]
 
 
+def test_a_question_in_the_answer_claims_nothing_but_a_question_reported_does() -> None:
+    doc = _doc()
+    asked = ground(
+        "The plan will backfire [2]. Will the plan backfire [2]?", _retrieved(doc), {doc.source: doc}, _embed, 0.45
+    )
+    assert asked.text == "The plan will backfire [1]." and len(asked.citations) == 1
+    reported = ground('A reader jokes, "is the plan a secret?" [3].', _retrieved(doc), {doc.source: doc}, _embed, 0.45)
+    assert [c.line_start for c in reported.citations] == [3]
+
+
 def test_a_claim_that_turns_the_source_into_its_opposite_is_not_supported_by_it() -> None:
     source = "Not only is Russia unlikely to abandon China, but the split is unrealistic."
     assert flips("Russia is likely to abandon China.", source)
