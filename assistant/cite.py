@@ -252,12 +252,14 @@ def ground(
     voice: Role | None = None,
     voice_names: dict[Role, set[str]] | None = None,
     max_claims: int | None = None,
+    later_within: int | None = None,
 ) -> Grounded:
     """Attach verified citations to a draft answer, drop what nothing supports, and decide refusal.
 
     `voice` is the one voice the question asks about, if it names one (`voice_names`: the names the document
     gives each voice); sentences citing another voice then have to say whose words they are. `max_claims`
-    keeps only that many cited sentences, the first ones.
+    keeps only that many cited sentences, the first ones; `later_within` keeps a cited sentence after the
+    first only when it cites one of that many best-ranked passages.
 
     `asked` is the user's own wording when `question` is a rewrite of it. When every word the user asked with
     is in the passages, the rewrite's new words ("total" for "how much") are the rewriter's, not a sign that
@@ -325,6 +327,8 @@ def ground(
         kept.append(_Kept(attribute(claim.text, passage.role), passage, lines, cand.sentence))
     if voice:
         kept = _in_voice(kept, voice, voice_names or {})
+    if later_within is not None:
+        kept = _later_near_the_top(kept, retrieved, later_within)
     if max_claims is not None:
         kept = _first_claims(kept, max_claims)
     citations: list[Citation] = []
@@ -369,6 +373,25 @@ def _speaker_named(claim: str, sentence: str, passage: Passage, names: dict[Role
     if all(w in sentence for w in words):
         return True
     return bool(_PRONOUN_START.match(sentence)) and all(w in passage.text for w in words)
+
+
+def _later_near_the_top(kept: list[_Kept], retrieved: Sequence[Retrieved], n: int) -> list[_Kept]:
+    """The first cited sentence, and later ones only when they cite one of the `n` best-ranked passages.
+
+    Why: past its answer the small model runs on into passages that retrieval ranks low, and what it says
+    from them is beside the question (on the dev and held-out sets, every later sentence citing a passage
+    ranked 4th or lower was off the lines that answer).
+    """
+    top = [r.passage for r in retrieved[:n]]
+    out: list[_Kept] = []
+    first = True
+    for k in kept:
+        if k.passage is not None:
+            if not first and not any(k.passage is p for p in top):
+                continue
+            first = False
+        out.append(k)
+    return out
 
 
 def _first_claims(kept: list[_Kept], n: int) -> list[_Kept]:

@@ -346,7 +346,9 @@ class Assistant:
 
         voices = self._voices(question, asked)
         voice = next(iter(voices)) if len(voices) == 1 else None
-        max_claims = None if kind_of(question) == "summary" else self.settings.max_sentences
+        summary = kind_of(question) == "summary"
+        max_claims = None if summary else self.settings.max_sentences
+        later_within = None if summary else self.settings.later_sentences_within
         embed = embedding_model().embed_documents
 
         def grounded_draft(text: str) -> Grounded:
@@ -361,6 +363,7 @@ class Assistant:
                 voice=voice,
                 voice_names=self.retriever.voice_names,
                 max_claims=max_claims,
+                later_within=later_within,
             )
 
         grounded: Grounded | None = None

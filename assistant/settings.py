@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="Most cited sentences an answer keeps, the first ones (summaries excepted); the prompt asks for "
         "one to three, and where the small model runs on, it drifts from the question.",
     )
+    later_sentences_within: int = Field(
+        default=3,
+        ge=1,
+        description="A cited sentence after an answer's first is kept only when it cites one of this many "
+        "best-ranked passages (summaries excepted): past its answer, the small model drifts to passages "
+        "retrieval ranks low.",
+    )
     support_threshold: float = Field(
         default=0.4,
         description="Least similarity between an answer sentence and its quote to count as cited.",

@@ -138,6 +138,19 @@ def test_only_the_first_cited_sentences_are_kept_when_asked_for_fewer() -> None:
     assert g.text.startswith("No.") and [c.line_start for c in g.citations] == [1, 2]
 
 
+def test_a_later_sentence_is_kept_only_when_it_cites_a_passage_near_the_top() -> None:
+    doc = _doc()
+    draft = "The plan will backfire [2]. A reader jokes that the plan is a secret [3]."
+    ranked = _retrieved(doc)  # editor 1st, author 2nd, reader 3rd
+    top_two = ground(draft, ranked, {doc.source: doc}, _embed, 0.45, later_within=2)
+    assert [c.line_start for c in top_two.citations] == [2]  # the reader's line ranks 3rd: a drift, dropped
+    assert [c.line_start for c in ground(draft, ranked, {doc.source: doc}, _embed, 0.45).citations] == [2, 3]
+    first = ground(
+        "A reader jokes that the plan is a secret [3].", ranked, {doc.source: doc}, _embed, 0.45, later_within=1
+    )
+    assert [c.line_start for c in first.citations] == [3]  # the first sentence may cite any passage
+
+
 def test_a_question_in_the_answer_claims_nothing_but_a_question_reported_does() -> None:
     doc = _doc()
     asked = ground(
