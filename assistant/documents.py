@@ -36,7 +36,7 @@ from .loaders import split_lines as split_lines
 
 Role = Literal["editor", "author", "commenter"]
 ROLES: tuple[Role, ...] = ("editor", "author", "commenter")
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5  # 5: a long paragraph split after a quotation keeps its closing quote mark
 
 _BYLINE = re.compile(r"^(By|by|BY)\s+[A-Z][\w.\-’']+")
 _EDITOR_MARK = re.compile(r"^(editor[’']?s note|note from the editor)\b", re.IGNORECASE)
