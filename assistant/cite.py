@@ -327,10 +327,7 @@ def ground(
         kept.append(_Kept(attribute(claim.text, passage.role), passage, lines, cand.sentence))
     if voice:
         kept = _in_voice(kept, voice, voice_names or {})
-    if later_within is not None:
-        kept = _later_near_the_top(kept, retrieved, later_within)
-    if max_claims is not None:
-        kept = _first_claims(kept, max_claims)
+    kept = _trimmed(kept, retrieved, max_claims, later_within)
     citations: list[Citation] = []
     pieces: list[str] = []
     for k in kept:
@@ -375,33 +372,26 @@ def _speaker_named(claim: str, sentence: str, passage: Passage, names: dict[Role
     return bool(_PRONOUN_START.match(sentence)) and all(w in passage.text for w in words)
 
 
-def _later_near_the_top(kept: list[_Kept], retrieved: Sequence[Retrieved], n: int) -> list[_Kept]:
-    """The first cited sentence, and later ones only when they cite one of the `n` best-ranked passages.
+def _trimmed(
+    kept: list[_Kept], retrieved: Sequence[Retrieved], max_claims: int | None, later_within: int | None
+) -> list[_Kept]:
+    """The first `max_claims` cited sentences (and the framing among them), where a sentence after the first
+    counts only if it cites one of the `later_within` best-ranked passages.
 
-    Why: past its answer the small model runs on into passages that retrieval ranks low, and what it says
-    from them is beside the question (on the dev and held-out sets, every later sentence citing a passage
-    ranked 4th or lower was off the lines that answer).
+    Why: past its answer the small model runs on, and drifts from the question into passages that retrieval
+    ranks low (on the dev and held-out sets, every later sentence citing a passage ranked 4th or lower was off
+    the lines that answer).
     """
-    top = [r.passage for r in retrieved[:n]]
+    top = [r.passage for r in (retrieved if later_within is None else retrieved[:later_within])]
     out: list[_Kept] = []
-    first = True
+    cited = 0
     for k in kept:
         if k.passage is not None:
-            if not first and not any(k.passage is p for p in top):
+            if cited and not any(k.passage is p for p in top):
                 continue
-            first = False
-        out.append(k)
-    return out
-
-
-def _first_claims(kept: list[_Kept], n: int) -> list[_Kept]:
-    """The first `n` cited sentences (and the framing among them): where a small model runs on, it drifts."""
-    out: list[_Kept] = []
-    for k in kept:
-        if k.passage is not None:
-            if n == 0:
+            if cited == max_claims:
                 break
-            n -= 1
+            cited += 1
         out.append(k)
     return out
 
