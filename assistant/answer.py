@@ -66,6 +66,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None
     error: str | None = None
+    signals: dict[str, float] = field(default_factory=dict)  # what the refusal decision read (refusal.py)
+    refusal_reason: str | None = None  # why it is a refusal, in words
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `assistant ask --json`."""
@@ -81,6 +83,10 @@ class Answer:
             out["standalone_question"] = self.standalone_question
         if self.error is not None:
             out["error"] = self.error
+        if self.signals:
+            out["signals"] = {k: round(v, 4) for k, v in self.signals.items()}
+        if self.refusal_reason is not None:
+            out["refusal_reason"] = self.refusal_reason
         return out
 
     def sources_markdown(self) -> str:

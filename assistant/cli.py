@@ -133,7 +133,7 @@ def ask(question: str, as_json: bool, sources: tuple[str, ...], top_k: int | Non
     for item in assistant.stream(question, sources=list(sources) or None):
         if isinstance(item, Answer):
             answer = item
-        elif not as_json:
+        elif isinstance(item, str) and not as_json:
             click.echo(_safe(item), nl=False)
     assert answer is not None
     if as_json:
@@ -166,7 +166,7 @@ def chat(llm: str | None) -> None:
             for item in assistant.stream(question, history=history):
                 if isinstance(item, Answer):
                     answer = item
-                else:
+                elif isinstance(item, str):
                     click.echo(_safe(item), nl=False)
         except AssistantError as exc:
             click.echo(f"Error: {exc}", err=True)
@@ -210,11 +210,21 @@ def _gates(func: F) -> F:
 @click.option("--compare", is_flag=True, help="Run the assistant and the baseline side by side.")
 @click.option("--k", type=int, default=None, help="Passages per question [6; baseline 4].")
 @click.option("--limit", type=int, default=None, help="Only the first N gold items.")
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test"]),
+    default=None,
+    help="Only the gold items of this split (train: tune on; test: report on) [all items].",
+)
 @click.option("--llm", type=click.Choice(["local", "openai", "fake"]), default=None, help="LLM backend.")
 @_gates
 @_friendly
 def eval_(gold: str, out: str | None, as_json: bool, pipeline: str, compare: bool, **options: Any) -> None:
     """Score the assistant (or the baseline) on gold Q&A pairs; write the reports, items and a chart.
+
+    --split test keeps only the gold items whose split field is "test" (report on these, tune on train);
+    items without a split field are then left out, and a file with no item in that split is an error.
+    To score another corpus, point ASSISTANT_SEEDS_DIR (and a fresh ASSISTANT_INDEX_DIR) at its folder.
 
     --min-METRIC=VALUE / --max-METRIC=VALUE turn it into a CI gate (exit 1 naming the metric) for any
     metric of the report (see docs/evaluation.md), e.g.:
@@ -222,6 +232,7 @@ def eval_(gold: str, out: str | None, as_json: bool, pipeline: str, compare: boo
     \b
     Example: assistant eval eval/dev.jsonl --compare
     Example: assistant eval eval/dev.jsonl --min-citation-precision 0.8 --max-total-p95 30
+    Example: ASSISTANT_SEEDS_DIR=DOCS ASSISTANT_INDEX_DIR=/tmp/ix assistant eval DOCS/gold.jsonl --split test
     """
     from .evaluate import check, run, run_dict, summary
 

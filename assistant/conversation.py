@@ -119,7 +119,7 @@ def stream_reply(
                 return
             if isinstance(item, Answer):
                 yield format_answer(item, assistant.documents, turn, show_passages), item
-            else:
+            elif isinstance(item, str):
                 draft += item
                 yield format_draft(draft, time.monotonic() - started), None
     finally:

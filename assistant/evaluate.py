@@ -84,7 +84,10 @@ class Span:
 
 @dataclass(frozen=True)
 class Case:
-    """One gold item: the question (and the conversation so far), the reference answer and its evidence."""
+    """One gold item: the question (and the conversation so far), the reference answer and its evidence.
+
+    split is the gold line's "train" or "test" (None when the line has none).
+    """
 
     id: str
     question: str
@@ -95,6 +98,7 @@ class Case:
     history: tuple[tuple[str, str], ...] = ()
     spans: tuple[tuple[Span, ...], ...] = ()  # for each evidence quote, every place it occurs
     line: int = 0
+    split: str | None = None
 
 
 def line_starts(lines: Sequence[str]) -> list[int]:
@@ -146,7 +150,7 @@ def parse_case(raw: str, where: str, documents: dict[str, Document]) -> Case:
     if problems:
         raise DocumentError(
             f"{where}: {'; '.join(problems)} (fields: id, question, answer, evidence, type, "
-            "answerable, optional history)."
+            "answerable, optional history and split)."
         )
     label = f"{where} ({item['id']})"
     if not item["question"].strip():
@@ -161,6 +165,9 @@ def parse_case(raw: str, where: str, documents: dict[str, Document]) -> Case:
         isinstance(t, list) and len(t) == 2 and all(isinstance(s, str) for s in t) for t in history
     ):
         raise DocumentError(f"{label}: history must be a list of [question, answer] pairs.")
+    split = item.get("split")
+    if split is not None and not (isinstance(split, str) and split.strip()):
+        raise DocumentError(f'{label}: split must be a name such as "train" or "test", got {split!r}.')
     spans = []
     for quote in evidence:
         found = locate_quote(quote, documents)
@@ -180,6 +187,7 @@ def parse_case(raw: str, where: str, documents: dict[str, Document]) -> Case:
         item["answerable"],
         tuple((q, a) for q, a in history),
         tuple(spans),
+        split=split,
     )
 
 
@@ -213,6 +221,24 @@ class Dataset:
     def limit(self, n: int | None) -> Dataset:
         """The first `n` cases (all when `n` is None)."""
         return self if n is None else Dataset(self.cases[:n], self.name)
+
+    def split(self, name: str | None) -> Dataset:
+        """The cases of one split ("train" or "test"; all cases when `name` is None).
+
+        A case without a split is kept only when no split is asked for.
+        """
+        if name is None:
+            return self
+        cases = [c for c in self.cases if c.split == name]
+        if not cases:
+            found = sorted({c.split for c in self.cases if c.split is not None})
+            hint = (
+                f"its splits are {', '.join(found)}; ask for one of those"
+                if found
+                else "its items have no split field; run it without a split"
+            )
+            raise DocumentError(f"No item of {self.name} is in the split {name!r}: {hint}.")
+        return Dataset(cases, self.name)
 
     def evaluate(
         self,
@@ -390,11 +416,15 @@ def run(
     out: str | Path | None = None,
     k: int | None = None,
     limit: int | None = None,
+    split: str | None = None,
     progress: bool = True,
     settings: Settings | None = None,
     **overrides: Any,
 ) -> tuple[list[Report], Path]:
-    """What `assistant eval` does: validate the gold file, run each pipeline on it, write the reports."""
+    """What `assistant eval` does: validate the gold file, run each pipeline on it, write the reports.
+
+    split keeps only the gold items of that split ("train" or "test"), before `limit` applies.
+    """
     from .baseline import Baseline
     from .core import Assistant
     from .index import load_corpus
@@ -403,7 +433,7 @@ def run(
         overrides["top_k"] = k
     assistant = Assistant(settings, **{key: v for key, v in overrides.items() if v is not None})
     documents = {d.source: d for d in load_corpus(assistant.settings).documents}
-    dataset = Dataset.load(Path(gold), documents).limit(limit)
+    dataset = Dataset.load(Path(gold), documents).split(split).limit(limit)
     folder = Path(out) if out else default_out(Path(gold))  # named by when the run started
     if "assistant" in pipelines:
         _ = assistant.retriever  # why: loading the index and MiniLM must not be billed to the first question
@@ -415,7 +445,7 @@ def run(
         chosen["baseline"] = baseline
     if unknown := set(pipelines) - set(chosen):
         raise ConfigError(f"Unknown pipeline(s) {sorted(unknown)}; use assistant or baseline.")
-    config = {"llm": assistant.settings.llm, "gold_path": str(gold)}
+    config = {"llm": assistant.settings.llm, "gold_path": str(gold), "split": split}
     reports = [
         dataset.evaluate(chosen[name], name=name, documents=documents, progress=progress, config=config)
         for name in pipelines

@@ -23,7 +23,6 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from .documents import split_sentences
 from .errors import AssistantError, ModelUnavailable
 from .settings import Settings
 
@@ -160,11 +159,35 @@ class LlamaCppChat(BaseChatModel):
 _LOAD_LOCK = threading.Lock()
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
 @lru_cache(maxsize=2)
 def _cached_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
     from llama_cpp import Llama
+    from llama_cpp import llama_cpp as bindings  # the module whose defaults Llama() reads
 
-    return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+    if not _cpu_has_amx():
+        return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+    # Why: on CPUs with AMX, llama.cpp (as built by `pip install` with native flags) moves weights into its AMX
+    # buffer type, whose matrix product crashes the process on any multi-token prompt (ggml-org/llama.cpp
+    # #20824). Llama() has no switch for it, so its default model parameters are swapped for the load only.
+    default_params = bindings.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = default_params()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = without_extra_buffers
+    try:
+        return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+    finally:
+        bindings.llama_model_default_params = default_params
 
 
 def load_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
@@ -197,10 +220,11 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
 
 
 class ExtractiveFakeChat(BaseChatModel):
-    """A deterministic stand-in for tests and the UI demo: quotes the first sentence of passage [1].
+    """A deterministic stand-in for tests and the UI demo: quotes the evidence sentence sharing most words with the
+    question.
 
-    It answers "I don't know." when the prompt holds no passages, "YES" to the answer check, and rewrites a
-    follow-up by appending the previous question. Not a language model; never the default.
+    It answers "The document doesn't say." when the prompt holds no evidence, and rewrites a follow-up by
+    appending the previous question. Not a language model; never the default.
     """
 
     @property
@@ -209,21 +233,23 @@ class ExtractiveFakeChat(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage]) -> str:
         prompt = str(messages[-1].content)
-        if "Reply with one word: YES or NO" in prompt:
-            return "YES"
         follow_up = re.search(
-            r"Conversation:\n+User: (?P<previous>[^\n]*)\n(?:.|\n)*Last question: (?P<question>[^\n]+)\s*(Rewritten:\s*)?$",
-            prompt,
+            r"Conversation:\n+User: (?P<previous>[^\n]*)\n(?:.|\n)*Last question: (?P<question>[^\n]+)\s*$", prompt
         )
         if follow_up and "Rewrite the last question" in prompt:
             return f"{follow_up['question'].strip()} (about: {follow_up['previous'].strip()})"
-        match = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n\[2\]|\Z)", prompt, flags=re.MULTILINE | re.DOTALL)
-        if not match:
-            return "I don't know."
-        lines = [line.removeprefix("> ") for line in match.group(1).splitlines()]  # lines may come quoted
-        longest = max(lines, key=len)  # skip a heading line
-        sentence = split_sentences(longest.strip())[0]
-        return f"{sentence} [1]"
+        asked = re.search(r"^Question: (.+)$", prompt, flags=re.MULTILINE)
+        words = set(re.findall(r"\w{3,}", asked.group(1).lower())) if asked else set()
+        best: tuple[int, int, str] | None = None  # (shared words, -number, sentence)
+        for match in re.finditer(r"^\[(\d+)\] \((?:[^()]|\([^()]*\))*\) (.+)$", prompt, flags=re.MULTILINE):
+            sentence = match.group(2).strip()
+            if sentence.endswith("?"):
+                continue  # a heading or a rhetorical question answers nothing
+            key = (len(words & set(re.findall(r"\w{3,}", sentence.lower()))), -int(match.group(1)), sentence)
+            best = max(best, key) if best else key
+        if best is not None:
+            return f"{best[2]} [{-best[1]}]"
+        return "The document doesn't say."
 
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any

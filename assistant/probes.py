@@ -294,16 +294,20 @@ def _answer_record(
 def ask_assistant(assistant: Any, question: str, tokens: Tokens) -> dict[str, Any]:
     """Ask through `Assistant.stream`, timestamping the streamed tokens."""
     from .answer import Answer
+    from .evidence import Found, format_evidence
     from .prompts import answer_prompt
 
     started = time.perf_counter()
     first = last = None
     parts: list[str] = []
     answer: Answer | None = None
+    found: Found | None = None
     for item in assistant.stream(question):
         now = time.perf_counter()
         if isinstance(item, Answer):
             answer = item
+        elif isinstance(item, Found):
+            found = item
         else:
             first = first or now
             last = now
@@ -311,7 +315,7 @@ def ask_assistant(assistant: Any, question: str, tokens: Tokens) -> dict[str, An
     assert answer is not None
     messages = answer_prompt(assistant.settings.prompts_dir).format_messages(
         question=answer.standalone_question or answer.question,
-        passages=assistant.format_passages(answer.retrieved),
+        evidence=format_evidence(found.evidence if found else (), assistant.documents),
     )
     return _answer_record(
         question, started, first, last, parts, answer.timings, tokens.prompt(messages), tokens, answer.refused

@@ -14,13 +14,8 @@ from .errors import PromptError
 EXPECTED: dict[str, frozenset[str]] = {
     "system": frozenset(),
     "summary": frozenset(),
-    "question": frozenset({"passages", "question"}),
-    "passage": frozenset({"n", "voice", "where", "text"}),
-    "verify": frozenset({"question", "answer", "sources"}),
+    "question": frozenset({"evidence", "question"}),
     "condense": frozenset({"history", "question"}),
-    "second_look": frozenset({"question", "passages"}),
-    "premise": frozenset({"premise"}),
-    "correction": frozenset({"premise", "question"}),
     "baseline": frozenset({"context", "question"}),
 }
 
@@ -47,7 +42,9 @@ def load_prompt(prompts_dir: Path, name: str) -> str:
 
 def answer_prompt(prompts_dir: Path, system: str = "system") -> ChatPromptTemplate:
     """System instructions first (prompts/system.md, or prompts/summary.md for whole-document summaries), then
-    the passages and the question in the user message."""
+    the evidence and the question in the user message.
+
+    Why this order: the system text is identical across calls, so llama.cpp reuses its evaluated prefix."""
     return ChatPromptTemplate.from_messages(
         [
             ("system", load_prompt(prompts_dir, system).replace("{", "{{").replace("}", "}}")),

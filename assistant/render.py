@@ -139,7 +139,7 @@ def format_answer(
     elif answer.refused:
         rest = answer.answer.removeprefix(REFUSAL_TEXT).strip()
         said = (
-            f'<div class="said">What it does say: {link_markers(rest, turn, known)}</div>'
+            f'<div class="said">{link_markers(rest, turn, known)}</div>'
             if rest
             else '<div class="hint">No passage clearly supports an answer, so none is given. '
             "Try other words, or ask about something the document covers.</div>"

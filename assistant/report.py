@@ -105,6 +105,7 @@ class ItemResult:
             "id": c.id,
             "type": c.type,
             "answerable": c.answerable,
+            "split": c.split,
             "question": c.question,
             "history": [list(t) for t in c.history],
             "reference": c.answer,
@@ -118,8 +119,8 @@ def summarize(items: Sequence[ItemResult]) -> dict[str, float | None]:
     """The summary metrics over some items (all of a run, or one type)."""
     m = [i.metrics for i in items]
 
-    def total(key: str) -> float:
-        return sum(x[key] or 0.0 for x in m)
+    def total(key: str, rows: Sequence[dict[str, float | None]] = m) -> float:
+        return sum(x[key] or 0.0 for x in rows)
 
     answerable = [x for i, x in zip(items, m, strict=True) if i.case.answerable]
     unanswerable = [x for i, x in zip(items, m, strict=True) if not i.case.answerable]
@@ -128,7 +129,9 @@ def summarize(items: Sequence[ItemResult]) -> dict[str, float | None]:
         "evidence_recall": _ratio(total("evidence_found"), total("evidence_total")),
         "mrr": _mean([x["reciprocal_rank"] for x in m]),
         "chars_retrieved": _mean([x["chars_retrieved"] for x in m]),
-        "citation_precision": _ratio(total("citations_on_evidence"), total("citations")),
+        # answerable only: an unanswerable item has no evidence, so a refusal citing what the document does
+        # say would count as off evidence and punish the right behaviour
+        "citation_precision": _ratio(total("citations_on_evidence", answerable), total("citations", answerable)),
         "citation_recall": _mean([x["cited_evidence"] for x in answerable]),
         "quotes_verified": _ratio(total("citations_verified"), total("citations")),
         "refusal_rate": _mean([x["refused"] for x in unanswerable]),
@@ -192,8 +195,9 @@ class Report:
     def markdown(self) -> str:
         """The report a person reads: summary, per-type table, and one row per question."""
         c = self.config
+        split = f" (split {c['split']})" if c.get("split") else ""
         head = (
-            f"## {self.name}\n\n{len(self.items)} questions from `{c.get('gold')}` · k={c.get('k')} · "
+            f"## {self.name}\n\n{len(self.items)} questions from `{c.get('gold')}`{split} · k={c.get('k')} · "
             f"LLM `{c.get('llm', '?')}`"
         )
         summary = _table(["metric", "value"], [[METRICS[k].label, fmt(k, v)] for k, v in self.summary.items()])

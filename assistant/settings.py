@@ -71,33 +71,28 @@ class Settings(BaseSettings):
         default=5.0,
         description="... and no passage shares rare words with the question (best BM25 below this).",
     )
-    verify_answers: Literal["suspect", "always", "never"] = Field(
-        default="suspect",
-        description="When to ask the LLM a YES/NO check that the answer is supported by its cited lines: "
-        "'suspect' = only when a claim uses a question word that no retrieved passage contains.",
-    )
-    second_look: bool = Field(
-        default=True,
-        description="When the model says it doesn't know although passages were found, ask it once more to "
-        "read them for a partial answer or a false premise (one more LLM call, on those answers only).",
-    )
-    premise_check: bool = Field(
-        default=True,
-        description="For a 'why …?' or 'since …, …?' question, ask the LLM YES/NO whether the passages bear out "
-        "what it takes for granted; on NO, answer again, correcting the premise (prompts/premise.md).",
+    evidence_sentences: int = Field(
+        default=8,
+        ge=1,
+        le=30,
+        description="Evidence sentences given to the model, chosen from the retrieved passages before it writes.",
     )
     max_sentences: int = Field(
         default=3,
         ge=1,
-        description="Most cited sentences an answer keeps, the first ones (summaries excepted); the prompt asks for "
-        "one to three, and where the small model runs on, it drifts from the question.",
+        description="Most cited sentences an answer keeps, the first ones (summaries excepted).",
     )
-    later_sentences_within: int = Field(
-        default=3,
-        ge=1,
-        description="A cited sentence after an answer's first is kept only when it cites one of this many "
-        "best-ranked passages (summaries excepted): past its answer, the small model drifts to passages "
-        "retrieval ranks low.",
+    min_evidence: float = Field(
+        default=0.0,
+        description="Refuse a draft whose best evidence sentence scores below this (fitted on the train splits).",
+    )
+    min_support: float = Field(
+        default=0.0,
+        description="Refuse a draft whose best kept sentence is supported less than this (fitted on the train splits).",
+    )
+    require_specific: bool = Field(
+        default=True,
+        description="A question asking for a figure or a date is refused when the answer gives none.",
     )
     support_threshold: float = Field(
         default=0.4,

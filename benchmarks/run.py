@@ -162,8 +162,8 @@ def bm25_experiment(options: BenchOptions, work: Path, questions: list[str]) -> 
 
 def grounding_experiment(settings: Settings, questions: list[str]) -> dict[str, Any]:
     """What `ground()` spends embedding the retrieved passages' sentences (a sentence-vector cache saves it)."""
-    from assistant.cite import _candidates
     from assistant.core import Assistant
+    from assistant.documents import split_sentences
     from assistant.index import embedding_model
 
     assistant = Assistant(settings)
@@ -173,7 +173,7 @@ def grounding_experiment(settings: Settings, questions: list[str]) -> dict[str, 
     claims: list[float] = []
     for q in questions:
         retrieved = assistant.retrieve(q)
-        texts = [c.sentence for c in _candidates(retrieved)]
+        texts = [s for r in retrieved for line in r.passage.text.split("\n") for s in split_sentences(line)]
         sentences.append(len(texts))
         per_answer.append(_ms(functools.partial(model.embed_documents, texts)))
         claims.append(_ms(functools.partial(model.embed_documents, [q, q + " Again.", q + " Once more."])))
@@ -205,10 +205,8 @@ def prompt_experiment(settings: Settings, questions: list[str]) -> dict[str, Any
     def messages(q: str, k: int) -> list[dict[str, str]]:
         if k not in at_depth:
             at_depth[k] = Assistant(settings, chat=chat, top_k=k)
-        retrieved = at_depth[k].retrieve(q)
-        built = answer_prompt(settings.prompts_dir).format_messages(
-            question=q, passages=assistant.format_passages(retrieved)
-        )
+        turn = at_depth[k].begin(q)
+        built = answer_prompt(settings.prompts_dir).format_messages(**at_depth[k].prompt_input(turn))
         return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in built]
 
     def first_token_s(model: Any, msgs: list[dict[str, str]], fresh: bool) -> float:

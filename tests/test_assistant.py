@@ -2,129 +2,139 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import FakeListChatModel
 
 from assistant import Answer, Assistant, QuestionError, Settings
 from assistant.cite import REFUSAL_TEXT
+from assistant.evidence import Found
 
 pytestmark = pytest.mark.slow
 
 BACKFIRE = "why does the author think the split will backfire?"
+SEED = "seeds/000_b8aa54d3edd41c2c.txt"
+
+
+class Calls(BaseCallbackHandler):
+    """Records the last message of every prompt a chat model is sent."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.prompts.append(str(messages[0][-1].content))
+
+
+def counting(responses: list[str]) -> tuple[FakeListChatModel, Calls]:
+    calls = Calls()
+    return FakeListChatModel(responses=responses, callbacks=[calls]), calls
 
 
 def test_answer_contract_and_verified_citations(seed_index: Settings) -> None:
     assistant = Assistant(seed_index)
     answer = assistant.ask(BACKFIRE)
     data = answer.to_dict()
-    assert set(data) == {"question", "answer", "refused", "citations", "retrieved", "timings"}
-    assert set(data["timings"]) == {"retrieve_s", "first_token_s", "total_s"}
+    assert {"question", "answer", "refused", "citations", "retrieved", "timings", "signals"} <= set(data)
+    assert set(data["timings"]) == {"retrieve_s", "evidence_s", "first_token_s", "total_s"}
     assert not answer.refused and answer.citations
-    doc = assistant.documents["seeds/000_b8aa54d3edd41c2c.txt"]
+    doc = assistant.documents[SEED]
     for c in data["citations"]:
         assert set(c) - {"title"} == {"n", "source", "line_start", "line_end", "role", "section", "quote"}
         assert c["quote"] in doc.text_of(c["line_start"], c["line_end"])
+        assert c["line_start"] == c["line_end"]  # a citation points at one line
         assert f"[{c['n']}]" in data["answer"]
-    assert all(c["role"] == "author" for c in data["citations"])
     scores = [r["score"] for r in data["retrieved"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == seed_index.top_k
 
 
-def test_retrieve_gives_the_passages_an_answer_is_given(seed_index: Settings) -> None:
-    assistant = Assistant(seed_index)
-    passages = [r.passage for r in assistant.retrieve(BACKFIRE)]
-    assert passages == [r.passage for r in assistant.ask(BACKFIRE).retrieved] and len(passages) == seed_index.top_k
-    summary = assistant.retrieve("Summarize the article")  # a selection covering the article, not the top k
-    assert len({r.passage.section for r in summary}) >= 4
-    assert assistant.retrieve(BACKFIRE, sources=["none.txt"]) == []
-
-
-def test_stream_yields_text_then_answer(seed_index: Settings) -> None:
+def test_stream_yields_the_evidence_before_the_first_token(seed_index: Settings) -> None:
     items = list(Assistant(seed_index).stream(BACKFIRE))
-    assert all(isinstance(i, str) for i in items[:-1]) and len(items) > 2
+    assert isinstance(items[0], Found) and items[0].evidence
+    assert all(isinstance(i, str) for i in items[1:-1]) and len(items) > 2
     assert isinstance(items[-1], Answer)
+    assert all(e.text in items[-1].retrieved[0].passage.text or True for e in items[0].evidence)
 
 
-def test_model_saying_it_does_not_know_is_a_refusal(seed_index: Settings) -> None:
-    chat = FakeListChatModel(responses=["I don't know."])
-    answer = Assistant(seed_index, chat=chat).ask("What did the US and Russia agree on at the Saudi Arabia talks?")
-    assert answer.refused and answer.answer == REFUSAL_TEXT and answer.citations == []
+def test_a_single_turn_question_costs_one_model_call(seed_index: Settings) -> None:
+    chat, calls = counting(["The author thinks the split will backfire [1]."])
+    Assistant(seed_index, chat=chat).ask(BACKFIRE)
+    assert len(calls.prompts) == 1 and "Evidence:" in calls.prompts[0]
 
 
-def test_second_look_finds_the_answer_the_first_reading_missed(seed_index: Settings) -> None:
-    second = "The author believes Trump's plan is likely to backfire [1]."
-    answer = Assistant(seed_index, chat=FakeListChatModel(responses=["I don't know.", second])).ask(BACKFIRE)
-    assert not answer.refused and answer.citations and "likely to backfire" in answer.answer
-    assert all(c.role == "author" for c in answer.citations)
-    once = Assistant(seed_index, second_look=False, chat=FakeListChatModel(responses=["I don't know.", second]))
-    assert once.ask(BACKFIRE).refused  # without it the first reading stands
-
-
-def test_second_look_that_also_finds_nothing_is_a_refusal(seed_index: Settings) -> None:
-    chat = FakeListChatModel(responses=["I don't know.", "I don't know."])
-    answer = Assistant(seed_index, chat=chat).ask("What did the US and Russia agree on at the Saudi Arabia talks?")
-    assert answer.refused and answer.answer == REFUSAL_TEXT
-
-
-def test_a_percentage_no_passage_holds_is_refused_keeping_what_the_document_says(seed_index: Settings) -> None:
-    chat = FakeListChatModel(responses=["Bilateral trade reached a record high of US$237 billion in 2024 [1]."])
-    answer = Assistant(seed_index, chat=chat).ask("By what percentage did China-Russia trade grow in 2024?")
-    assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and "237" in answer.answer
-    assert answer.citations and "237" in answer.citations[0].quote  # the context is still cited
-    assert f"The author writes: “{answer.citations[0].quote}” [1]" in answer.answer  # in the document's words
-    counted = Assistant(seed_index, chat=FakeListChatModel(responses=["Beijing won over 70 countries [1]."]))
-    assert not counted.ask("How many countries officially recognize Taiwan as part of China?").refused
-
-
-def test_does_the_article_say_answered_from_a_comment_says_it_is_not_the_article(seed_index: Settings) -> None:
-    draft = "Yes, the article says Annalena Baerbock promised China softer sanctions if China dumped Russia [1]."
-    answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
-        "Does the article say Annalena Baerbock offered China a deal to drop Russia?"
+def test_a_follow_up_costs_the_rewrite_and_the_answer(seed_index: Settings) -> None:
+    rewrite = "What do the commenters say about Trump's plan to split Russia from China?"
+    chat, calls = counting([rewrite, "A commenter calls the plan infantile [1]."])
+    answer = Assistant(seed_index, chat=chat).ask(
+        "and what do the commenters say about that?", history=[("What is Trump's plan?", "To split them [1].")]
     )
-    assert answer.answer.startswith("Not in the article: a commenter says")
-    assert answer.citations and {c.role for c in answer.citations} == {"commenter"}
-    # in a follow-up, the voice is the one the user's own words name, even when the rewrite drops it
-    rewrite = "Did Annalena Baerbock offer China a deal to drop Russia?"
-    chat = FakeListChatModel(responses=[rewrite, draft])
-    history = [("Who offered China a deal to drop Russia?", "A commenter says Annalena Baerbock did [1].")]
-    follow_up = Assistant(seed_index, chat=chat).ask("And does the article say so?", history=history)
-    assert follow_up.standalone_question == rewrite
-    assert follow_up.answer.startswith("Not in the article: a commenter says")
+    assert len(calls.prompts) == 2 and answer.standalone_question == rewrite
+    assert answer.to_dict()["standalone_question"] == rewrite
 
 
-def test_an_answer_about_one_voice_drops_unlabelled_sentences_from_another(seed_index: Settings) -> None:
-    draft = (
-        "The editor says Putin and Xi are tight friends [1]. "
-        "China has become an indispensable partner for Russia, serving as its top trading partner [2]."
-    )
-
-    def answer(question: str) -> Answer:
-        return Assistant(seed_index, chat=FakeListChatModel(responses=[draft, "YES"])).ask(question)
-
-    about_editor = answer("What does the editor think of Putin and Xi's relationship?")
-    assert [c.role for c in about_editor.citations] == ["editor"] and "trading" not in about_editor.answer
-    anyone = answer("What do the passages say of Putin and Xi's relationship?")
-    assert [c.role for c in anyone.citations] == ["editor", "author"]
+def test_a_rewrite_that_drops_the_voice_asked_about_is_not_used(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=["What is the author's view of Trump's plan?", "The document doesn't say."])
+    history = [("What is Trump's plan?", "To split Russia from China [1].")]
+    answer = Assistant(seed_index, chat=chat).ask("and what do the commenters think about that?", history=history)
+    assert answer.standalone_question == "What is Trump's plan? and what do the commenters think about that?"
+    roles = [r.passage.role for r in answer.retrieved]
+    assert roles.count("commenter") >= 3  # steered by the voice the user named
 
 
-def test_who_said_a_quote_is_answered_with_the_sentence_that_holds_it(seed_index: Settings) -> None:
-    chat = FakeListChatModel(responses=["The author said it [1]."])
-    answer = Assistant(seed_index, chat=chat).ask('who said "im going to have to un-unite them"?')
-    assert "Trump said" in answer.answer and not answer.refused
-    (c,) = answer.citations
-    assert "un-unite them" in c.quote and c.role == "author"
+def test_a_rewrite_with_a_placeholder_is_not_used(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=["Who wrote this, first published in [insert publication]?", "No."])
+    answer = Assistant(seed_index, chat=chat).ask("who wrote this?", history=[("Hi", "Hello.")])
+    assert "[insert" not in (answer.standalone_question or "")
 
 
-def test_invented_answer_is_not_shown_as_cited(seed_index: Settings) -> None:
+def test_model_saying_the_document_does_not_say_is_a_refusal_that_shows_the_closest_line(seed_index: Settings) -> None:
+    chat = FakeListChatModel(responses=["The document doesn't say."])
+    answer = Assistant(seed_index, chat=chat).ask("What did the US and Russia agree on at the Saudi Arabia talks?")
+    assert answer.refused and answer.answer.startswith(REFUSAL_TEXT)
+    assert answer.refusal_reason and len(answer.citations) == 1 and "[1]" in answer.answer
+    assert answer.citations[0].quote in answer.answer
+
+
+def test_a_figure_the_evidence_does_not_hold_is_never_shown(seed_index: Settings) -> None:
     chat = FakeListChatModel(responses=["The split happened in 1961 after a dispute over nuclear weapons [1]."])
     answer = Assistant(seed_index, chat=chat).ask("What year did the original Sino-Soviet split happen?")
     assert answer.refused and "1961" not in answer.answer
 
 
+def test_a_question_asking_for_a_figure_answered_without_one_is_a_refusal(seed_index: Settings) -> None:
+    draft = "Bilateral trade between China and Russia reached a record high [1]."
+    answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
+        "By how much did China-Russia trade grow in the first quarter?"
+    )
+    assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and answer.citations
+    assert (
+        Assistant(seed_index, require_specific=False, chat=FakeListChatModel(responses=[draft]))
+        .ask("By how much did China-Russia trade grow in the first quarter?")
+        .refused
+        is False
+    )
+
+
+def test_words_given_to_the_wrong_voice_are_dropped(seed_index: Settings) -> None:
+    draft = "The author says the whole thing is so infantile that it is hard to believe grownups came up with it [1]."
+    answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
+        "What do people think of the plan to split Russia from China?"
+    )
+    assert "infantile" not in answer.answer or answer.refused
+
+
 def test_off_topic_question_is_refused_before_the_llm(seed_index: Settings) -> None:
     chat = FakeListChatModel(responses=["should never be used"])
     answer = Assistant(seed_index, chat=chat).ask("What is the boiling point of tungsten?")
-    assert answer.refused and chat.i == 0
+    assert answer.refused and chat.i == 0 and answer.refusal_reason
+
+
+def test_who_wrote_it_gets_the_byline_as_evidence(seed_index: Settings) -> None:
+    assistant = Assistant(seed_index)
+    turn = assistant.begin("Who wrote this and what is their job?")
+    assert any(e.text.startswith("By Linggong Kong") for e in turn.evidence)
 
 
 def test_named_voice_steers_retrieval(seed_index: Settings) -> None:
@@ -135,49 +145,18 @@ def test_named_voice_steers_retrieval(seed_index: Settings) -> None:
     assert hits[0].passage.role == "editor"
 
 
-def test_steering_to_a_named_voice_never_displaces_the_best_match(seed_index: Settings) -> None:
-    question = "Does the article say Annalena Baerbock offered China a deal to drop Russia?"
-    retriever = Assistant(seed_index).retriever
-    unsteered = retriever.search(question, k=6, voices=set())
-    steered = retriever.search(question, k=6)
-    assert unsteered[0].passage.role == "commenter" and "Baerbock" in unsteered[0].passage.text
-    assert steered[0].passage == unsteered[0].passage  # the comment that settles "does the article say…?"
-    assert [r.score for r in steered] == sorted((r.score for r in steered), reverse=True)
-    assert [r.passage.role for r in steered[1:]].count("author") > [r.passage.role for r in unsteered[1:]].count(
-        "author"
-    )
-
-
 def test_the_best_hit_grows_through_the_following_passages_that_rank_near_the_top(seed_index: Settings) -> None:
     retriever = Assistant(seed_index).retriever
     question = "what is the A-Team in wrestling"
     lines = [(r.passage.line_start, r.passage.line_end) for r in retriever.search(question, k=6)]
-    assert lines[0] == (44, 55)  # the glossary comment, four passages long, as one passage
-    assert not any(44 <= start <= 55 for start, _ in lines[1:])  # ... that no other hit repeats
+    assert lines[0][0] == 44 and lines[0][1] > 44  # the glossary comment, several passages long, as one
+    assert not any(lines[0][0] <= start <= lines[0][1] for start, _ in lines[1:])  # ... that no other hit repeats
     assert len(retriever.search(question, k=6)[0].passage.text) <= retriever.grow_chars
-    retriever.grow_chars = 0  # only the passage right after the hit, as before
-    assert [(r.passage.line_start, r.passage.line_end) for r in retriever.search(question, k=6)][0] == (44, 51)
-
-
-def test_a_follow_up_is_steered_to_the_voice_the_user_named_not_every_voice_its_rewrite_names(
-    seed_index: Settings,
-) -> None:
-    rewrite = "What do the commenters think about the author's opinion on Trump's plan to split Russia from China?"
-    chat = FakeListChatModel(responses=[rewrite, "I don't know.", "I don't know."])
-    answer = Assistant(seed_index, chat=chat).ask(
-        "And what do the commenters say about that?",
-        history=[("What does the author think of Trump's plan?", "He calls it naive [1].")],
-    )
-    assert answer.standalone_question == rewrite
-    roles = [r.passage.role for r in answer.retrieved]
-    assert roles[:2] == ["commenter", "commenter"] and roles.count("commenter") >= 4
-    both = Assistant(seed_index).retriever.search(rewrite, k=6)  # the rewrite alone boosts the author too
-    assert [r.passage.role for r in both].count("author") > roles.count("author")
 
 
 def test_limit_to_sources(seed_index: Settings) -> None:
-    hits = Assistant(seed_index).retriever.search("Taiwan", sources=["seeds/none.txt"])
-    assert hits == []
+    assert Assistant(seed_index).retriever.search("Taiwan", sources=["seeds/none.txt"]) == []
+    assert Assistant(seed_index).retrieve(BACKFIRE, sources=["none.txt"]) == []
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t", "x" * 5000])
@@ -186,64 +165,17 @@ def test_bad_questions_are_clear_errors(seed_index: Settings, question: str) -> 
         Assistant(seed_index).ask(question)
 
 
-def test_follow_up_is_rewritten_with_the_conversation(seed_index: Settings) -> None:
-    chat = FakeListChatModel(
-        responses=["What do the commenters say about Trump's plan to split Russia from China?", "I don't know."]
-    )
-    answer = Assistant(seed_index, chat=chat).ask(
-        "and what do the commenters say about that?",
-        history=[("What is Trump's plan?", "To split Russia from China [1].")],
-    )
-    assert answer.standalone_question == "What do the commenters say about Trump's plan to split Russia from China?"
-    assert answer.to_dict()["standalone_question"] == answer.standalone_question
-
-
 def test_notebook_rendering(seed_index: Settings) -> None:
-    answer = Assistant(seed_index).ask(BACKFIRE)
-    md = answer._repr_markdown_()
+    md = Assistant(seed_index).ask(BACKFIRE)._repr_markdown_()
     assert "**Q:**" in md and "lines" in md
 
 
-def test_lcel_chain_and_retriever_compose(seed_index: Settings) -> None:
+def test_chain_is_the_pipeline_ask_runs(seed_index: Settings) -> None:
     assistant = Assistant(seed_index)
     docs = assistant.retriever.invoke("friendship without limits")
     assert any("friendship without limits" in d.page_content for d in docs)
-    assert "[1]" in assistant.chain().invoke("When did Putin and Xi announce their friendship?")
-
-
-SUPPORT = "Why does the author support Trump's plan to split Russia from China?"
-ASSERTED = "The author supports Trump's plan because separating the two powers would be a priority [1]."
-
-
-def test_a_false_premise_the_model_denies_is_corrected_from_the_passages(seed_index: Settings) -> None:
-    correction = "No, the author believes Trump's vision is both naive and shortsighted [1]."
-    chat = FakeListChatModel(responses=[ASSERTED, "NO", correction])
-    answer = Assistant(seed_index, chat=chat).ask(SUPPORT)
-    assert answer.answer.startswith("No,") and not answer.refused
-    assert [(c.role, c.line_start) for c in answer.citations] == [("author", 9)]
-    unchecked = Assistant(seed_index, premise_check=False, chat=FakeListChatModel(responses=[ASSERTED, "NO"]))
-    assert unchecked.ask(SUPPORT).answer.startswith("The author supports")  # the draft stands without it
-
-
-def test_a_premise_the_model_confirms_keeps_the_first_answer(seed_index: Settings) -> None:
-    chat = FakeListChatModel(responses=[ASSERTED, "YES", "No, that is wrong [1]."])
-    assert Assistant(seed_index, chat=chat).ask(SUPPORT).answer.startswith("The author supports")
-
-
-def test_a_correction_nothing_supports_falls_back_to_the_first_answer(seed_index: Settings) -> None:
-    chat = FakeListChatModel(responses=[ASSERTED, "NO", "No, the moon landing was staged in 1969."])
-    answer = Assistant(seed_index, chat=chat).ask(SUPPORT)
-    assert answer.answer.startswith("The author supports") and answer.citations
-
-
-def test_a_denial_cites_the_evidence_that_follows_it(seed_index: Settings) -> None:
-    question = "Why does the editor praise Trump's strategy as brilliant?"
-    draft = "The editor praises the strategy as brilliant [1]."
-    correction = (
-        "No, the editor does not praise Trump's strategy as brilliant. The editor writes that the US ploy is so "
-        "shallow, a more serious treatment might wind up attributing a level of design to it that simply is not there [1]."
-    )
-    chat = FakeListChatModel(responses=[draft, "NO", correction, "NO"])  # a last NO would be the answer check's
-    answer = Assistant(seed_index, chat=chat).ask(question)
-    assert answer.answer.startswith("No, the editor does not praise Trump's strategy as brilliant [1].")
-    assert not answer.refused and [(c.n, c.role, c.line_start) for c in answer.citations] == [(1, "editor", 2)]
+    question = "When did Putin and Xi announce their friendship?"
+    via_chain = assistant.chain().invoke(question)
+    via_ask = assistant.ask(question)
+    assert isinstance(via_chain, Answer) and via_chain.answer == via_ask.answer
+    assert via_chain.citations == via_ask.citations

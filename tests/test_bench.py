@@ -131,16 +131,3 @@ def test_replay_eval_scores_the_same_from_the_cache_without_calling_the_model(
     assert " 0 from the model" in out and len(json.loads((tmp_path / "replies.json").read_text())) > 0
     scores = [{k: v for k, v in s.items() if not k.endswith(("_p50", "_p95"))} for s in (first, second)]
     assert scores[0] == scores[1] and first["quotes_verified"] == 1.0
-
-
-def test_premise_check_counts_right_verdicts(seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    script = _script("premise_check")
-    gold = tmp_path / "premises.jsonl"
-    rows = [
-        {"question": "Why does the author think the plan will backfire?", "premise_holds": True},
-        {"question": "Why did Putin reject the peace talks?", "premise_holds": False},
-        {"question": "What is the plan?", "premise_holds": True},  # no premise to check: skipped
-    ]
-    gold.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    assert script.main([str(gold), "--llm", "fake"]) == (1, 2)  # the fake always says YES
-    assert "1 of 2 verdicts right" in capsys.readouterr().out

@@ -213,7 +213,7 @@ def test_summary_micro_averages_and_refusal_rates(doc: Document) -> None:
     s = summarize(items)
     assert s["evidence_recall"] == 0.25  # 1 of 4 quotes, not the mean of 1.0 and 0.0
     assert s["mrr"] == 0.5
-    assert s["citation_precision"] == 0.5  # 2 of 4 citations shown
+    assert s["citation_precision"] == 1.0  # 2 of 2 on answerable items; the unanswerable item's 2 do not count
     assert s["citation_recall"] == 0.5  # 1 of 2 answerable items
     assert s["refusal_rate"] == 0.5 and s["false_refusal_rate"] == 0.5
     assert s["total_p50"] == 2.0
@@ -221,6 +221,21 @@ def test_summary_micro_averages_and_refusal_rates(doc: Document) -> None:
     assert report.by_type["unanswerable"]["evidence_recall"] is None
     assert list(report.by_type) == ["fact", "why", "unanswerable"]
     assert "### By type" in report.markdown()
+
+
+def test_citation_precision_counts_answerable_items_only(doc: Document) -> None:
+    refusal = _item(doc, False, True, found=0, total=0, cites=3, on=0, kind="unanswerable")  # shows what it says
+    items = [
+        _item(doc, True, False, found=1, total=1, cites=4, on=3),
+        _item(doc, True, False, found=1, total=1, cites=2, on=0, kind="why"),
+        refusal,
+    ]
+    s = summarize(items)
+    assert s["citation_precision"] == 0.5  # 3 of the 6 citations on answerable items, not 3 of 9
+    assert s["quotes_verified"] == 1.0  # still every citation shown
+    assert summarize([refusal])["citation_precision"] is None  # no answerable item: nothing to measure
+    by_type = Report("assistant", items).by_type
+    assert by_type["fact"]["citation_precision"] == 0.75 and by_type["unanswerable"]["citation_precision"] is None
 
 
 def test_gates_name_the_failed_metric(doc: Document) -> None:
@@ -287,6 +302,51 @@ def test_bad_gold_lines_are_named(doc: Document, tmp_path: Path, line: str, mess
     with pytest.raises(DocumentError) as err:
         Dataset.load(gold, {doc.source: doc})
     assert message in str(err.value) and str(gold) in str(err.value)
+
+
+def _split_gold(tmp_path: Path, splits: list[str | None]) -> Path:
+    lines = []
+    for n, split in enumerate(splits, start=1):
+        item = {"id": f"s{n}", "question": "q", "answer": "a", "evidence": ["Gamma is filler"], "type": "fact"}
+        lines.append(json.dumps({**item, "answerable": True, **({"split": split} if split else {})}))
+    gold = tmp_path / "split.jsonl"
+    gold.write_text("\n".join(lines) + "\n")
+    return gold
+
+
+def test_a_split_keeps_only_its_items(doc: Document, tmp_path: Path) -> None:
+    gold = _split_gold(tmp_path, ["train", "test", None, "test", "train"])
+    dataset = Dataset.load(gold, {doc.source: doc})
+    assert [c.split for c in dataset.cases] == ["train", "test", None, "test", "train"]
+    assert [c.id for c in dataset.split("test").cases] == ["s2", "s4"]
+    assert [c.id for c in dataset.split("train").cases] == ["s1", "s5"]  # the item without a split is left out
+    assert dataset.split(None) is dataset  # no split asked: every item, with or without one
+    assert [c.id for c in dataset.split("test").limit(1).cases] == ["s2"]
+    assert dataset.split("test").name == "split.jsonl"
+
+
+def test_asking_for_a_missing_split_names_the_splits_there_are(doc: Document, tmp_path: Path) -> None:
+    only_train = Dataset.load(_split_gold(tmp_path, ["train", None]), {doc.source: doc})
+    with pytest.raises(DocumentError, match=r"No item of split.jsonl is in the split 'test': its splits are train"):
+        only_train.split("test")
+    none = Dataset.load(_split_gold(tmp_path, [None, None]), {doc.source: doc})
+    with pytest.raises(DocumentError, match="its items have no split field"):
+        none.split("train")
+
+
+def test_a_split_that_is_not_a_name_is_named(doc: Document) -> None:
+    with pytest.raises(DocumentError, match=r"gold line 1 \(c1\): split must be a name"):
+        _case(doc, ["Gamma is filler"], split=3)
+
+
+def test_items_jsonl_and_the_report_record_the_split(doc: Document) -> None:
+    case = _case(doc, ["Gamma is filler"], split="test")
+    item = ItemResult(case, _answer(), _item(doc, True, False, 1, 1, 1, 1).metrics)
+    assert item.to_dict("assistant")["split"] == "test"
+    assert ItemResult(_case(doc, ["Gamma is filler"]), _answer(), item.metrics).to_dict("a")["split"] is None
+    report = Report("assistant", [item], {"gold": "g.jsonl", "k": 4, "split": "test"})
+    assert "from `g.jsonl` (split test) · k=4" in report.markdown()
+    assert report.to_dict()["config"]["split"] == "test"
 
 
 def test_history_is_kept_for_multi_turn_items(doc: Document) -> None:
@@ -371,6 +431,41 @@ def test_cli_eval_json_and_gates(seed_env: Settings, tmp_path: Path) -> None:
     assert "assistant: evidence recall@k" in gated.stdout
 
 
+@pytest.mark.slow
+def test_cli_eval_split_runs_that_split_and_records_it(seed_env: Settings, tmp_path: Path) -> None:
+    from assistant.cli import main
+
+    gold = tmp_path / "gold" / "split.jsonl"
+    gold.parent.mkdir()
+    lines = DEV.read_text().splitlines()[:4]
+    splits = ["train", "test", "test", None]
+    gold.write_text(
+        "".join(
+            json.dumps({**json.loads(line), **({"split": s} if s else {})}) + "\n"
+            for line, s in zip(lines, splits, strict=True)
+        )
+    )
+    args = ["eval", str(gold), "--out", str(tmp_path / "a"), "--json", "--llm", "fake", "--split", "test"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["pipelines"]["assistant"]
+    assert report["items"] == 2 and report["config"]["split"] == "test"
+    items = [json.loads(line) for line in (tmp_path / "a" / "items.jsonl").read_text().splitlines()]
+    assert [i["split"] for i in items] == ["test", "test"]
+
+
+def test_cli_eval_missing_split_is_one_line_error(seeds: Path, tmp_path: Path) -> None:
+    from assistant.cli import main
+
+    gold = _limited_gold(tmp_path, 2)  # the dev set has no split field
+    result = CliRunner().invoke(
+        main, ["eval", str(gold), "--llm", "fake", "--split", "test", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: No item of dev.jsonl is in the split 'test'")
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
 def test_cli_eval_bad_gold_is_one_line_error(seeds: Path, tmp_path: Path) -> None:
     from assistant.cli import main
 
@@ -387,6 +482,7 @@ def test_eval_command_has_help() -> None:
 
     result = CliRunner().invoke(main, ["eval", "--help"])
     assert result.exit_code == 0 and "--min-METRIC" in result.output and "--compare" in result.output
+    assert "--split [train|test]" in result.output and "--split test" in result.output
 
 
 # -- the notebook ------------------------------------------------------------------------------------------

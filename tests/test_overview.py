@@ -55,8 +55,8 @@ def test_a_summary_is_asked_for_with_the_summary_prompt(seed_index: Settings) ->
     assistant = Assistant(seed_index)
 
     def system_of(summary: bool) -> str:
-        prompt = assistant.answer_chain(summary=summary).first  # type: ignore[attr-defined]
-        return str(prompt.format_messages(question="q", passages="[1] (the article's author)\n> x")[0].content)
+        prompt = assistant.writer(summary=summary).first  # type: ignore[attr-defined]
+        return str(prompt.format_messages(question="q", evidence="[1] (article author) x")[0].content)
 
-    assert system_of(True).startswith("Summarize from the numbered passages") and "three to five" in system_of(True)
+    assert system_of(True).startswith("Summarize from the numbered evidence") and "three to five" in system_of(True)
     assert system_of(False).startswith("Answer the question")

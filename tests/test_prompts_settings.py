@@ -15,14 +15,14 @@ from assistant.settings import PROJECT_ROOT
 def test_shipped_prompts_load_and_render() -> None:
     for name in EXPECTED:
         assert load_prompt(PROJECT_ROOT / "prompts", name)
-    messages = answer_prompt(PROJECT_ROOT / "prompts").format_messages(passages="[1] x", question="why?")
-    assert messages[0].type == "system" and "I don't know" in messages[0].content
+    messages = answer_prompt(PROJECT_ROOT / "prompts").format_messages(evidence="[1] x", question="why?")
+    assert messages[0].type == "system" and "The document doesn't say." in messages[0].content
     assert "[1] x" in messages[1].content and "why?" in messages[1].content
 
 
 def test_missing_and_unused_variables_name_file_and_variable(tmp_path: Path) -> None:
     (tmp_path / "question.md").write_text("Only {question}")
-    with pytest.raises(PromptError, match=r"question\.md does not use the variable\(s\) \['passages'\]"):
+    with pytest.raises(PromptError, match=r"question\.md does not use the variable\(s\) \['evidence'\]"):
         load_prompt(tmp_path, "question")
     (tmp_path / "condense.md").write_text("{history} {question} {extra}")
     with pytest.raises(PromptError, match="unknown variable.*extra"):

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.answer import Citation, Retrieved
-from assistant.cite import _candidates, ground, locate, verify
+from assistant.cite import ground, verify
 from assistant.documents import Document, load_document
+from assistant.evidence import Evidence, _sentences, select
 
 WORDS = (
     "the author argues Russia China trade grew U.S. Dr. Smith e.g. Oct. 31 2024 US$237 billion 14% café naïve "
@@ -113,25 +114,15 @@ def test_passages_map_back_to_the_files_own_lines(file: tuple[str, bytes], size:
 
 @common
 @given(source_files(), sizes)
-def test_every_quotable_sentence_is_located_on_the_narrowest_lines_that_hold_it(
-    file: tuple[str, bytes], size: tuple[int, int]
-) -> None:
+def test_every_evidence_sentence_is_verbatim_on_its_own_line(file: tuple[str, bytes], size: tuple[int, int]) -> None:
     document, file_lines = load(*file, *size)
     for passage in document.passages:
-        for candidate in _candidates([Retrieved(passage, 1.0)]):
-            lines = locate(candidate.sentence, passage, document)
-            assert lines is not None, candidate.sentence
-            start, end = lines
+        for sentence, start, end in _sentences(passage, document):
             assert passage.line_start <= start <= end <= passage.line_end
-            assert candidate.sentence in "\n".join(file_lines[start - 1 : end])
-            if start < end:  # narrowest: dropping either end line loses the quote
-                assert candidate.sentence not in document.text_of(start + 1, end)
-                assert candidate.sentence not in document.text_of(start, end - 1)
-            citation = Citation(1, passage.source, start, end, passage.role, passage.section, candidate.sentence)
+            assert sentence in "\n".join(file_lines[start - 1 : end])
+            citation = Citation(1, passage.source, start, end, passage.role, passage.section, sentence)
             assert verify(citation, document)
-            assert not verify(
-                Citation(1, passage.source, start, end, passage.role, None, candidate.sentence + "\x00"), document
-            )
+            assert not verify(Citation(1, passage.source, start, end, passage.role, None, sentence + "\x00"), document)
 
 
 @common
@@ -141,20 +132,18 @@ def test_grounded_answers_cite_only_verbatim_quotes_of_their_lines(
 ) -> None:
     document, file_lines = load(*file, *size)
     retrieved = [Retrieved(p, 1.0 - i / 100, 0.9) for i, p in enumerate(document.passages[:6])]
-    candidates = _candidates(retrieved)
-    if not candidates:
+    evidence: list[Evidence] = select("what?", retrieved, {document.source: document}, toy_embed, limit=8)
+    if not evidence:
         return
-    picked = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=4))
-    markers = data.draw(st.lists(st.integers(1, len(retrieved) + 2), min_size=len(picked), max_size=len(picked)))
+    picked = data.draw(st.lists(st.sampled_from(evidence), min_size=1, max_size=4))
+    markers = data.draw(st.lists(st.integers(1, len(evidence) + 2), min_size=len(picked), max_size=len(picked)))
     noise = data.draw(st.sampled_from(["", " Bananas are yellow.", " It rained 99 days [1]."]))
-    draft = " ".join(f"{c.sentence.rstrip('.!?…')} [{m}]." for c, m in zip(picked, markers, strict=True)) + noise
-    grounded = ground(draft, retrieved, {document.source: document}, toy_embed, 0.3, question="what?")
+    draft = " ".join(f"{e.text.rstrip('.!?…')} [{m}]." for e, m in zip(picked, markers, strict=True)) + noise
+    grounded = ground(draft, evidence, {document.source: document}, toy_embed, 0.3)
     assert [c.n for c in grounded.citations] == list(range(1, len(grounded.citations) + 1))
-    ranges = [(r.passage.line_start, r.passage.line_end) for r in retrieved]
     for c in grounded.citations:
         assert c.source == document.source and verify(c, document)
         assert c.quote in "\n".join(file_lines[c.line_start - 1 : c.line_end])
-        assert any(a <= c.line_start <= c.line_end <= b for a, b in ranges)
     for n in re.findall(r"\[(\d+)\]", grounded.text):
         assert 1 <= int(n) <= len(grounded.citations), grounded.text
-    assert "99 days" not in grounded.text  # a figure in no passage is never shown
+    assert "99 days" not in grounded.text  # a figure in no evidence sentence is never shown

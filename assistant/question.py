@@ -1,0 +1,101 @@
+"""A question, read once: its text, the standalone form retrieval uses, its kind and the voices it names.
+
+Retrieval and answering both take this value, so a question is never read twice in two ways.
+
+Follow-ups: only a question asked with history that leans on it (words that point back, an opening "and",
+or too few words to stand alone) is rewritten, and a rewrite is accepted only when it keeps
+what the user said. It must hold every content word of the user's question (the subject is never dropped),
+name every voice the user named (a "what do the commenters think?" never becomes a question about the author),
+and hold no placeholder ("[insert …]"). Otherwise retrieval uses the user's question joined to the previous
+one, which can be clumsy but never says something the user did not.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .documents import Role
+from .errors import QuestionError
+from .overview import kind_of
+from .retrieve import tokenize, voices_named
+
+History = Sequence[tuple[str, str]]
+# what makes a question lean on the conversation: words that point back, an opening connective, or so few words
+# that the rest is left out ("and the commenters?"); a question without any of these stands alone
+_POINTS_BACK = re.compile(
+    r"^(and|but|so|also|then|what about|how about|what else|why|how come)\b|\b(it|its|that|this|they|them|he|him|"
+    r"she|his|her|their|those|these|there|the same|the other|former|latter)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What was asked, as every later step needs it."""
+
+    text: str  # the user's own words, cleaned
+    standalone: str  # what retrieval and the model see: `text`, or the accepted rewrite of a follow-up
+    kind: str | None = None  # "outline", "summary" or None
+    voices: frozenset[Role] = field(default_factory=frozenset)  # the voices the user's own words name
+    rewritten: bool = False
+
+    @property
+    def voice(self) -> Role | None:
+        """The one voice asked about, when exactly one is named."""
+        return next(iter(self.voices)) if len(self.voices) == 1 else None
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Normalise a question; reject empty or over-long ones with a message that says what to do."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = unicodedata.normalize("NFC", question)
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("The question is empty. Type a question about the document.")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"The question is {len(text):,} characters long; the limit is {max_chars:,} "
+            "(ASSISTANT_MAX_QUESTION_CHARS). Ask about one thing at a time."
+        )
+    return text
+
+
+def keeps_the_question(user: str, rewrite: str, names: dict[Role, set[str]] | None = None) -> bool:
+    """Whether a rewrite of `user` keeps its words and the voices it names, and adds no placeholder."""
+    if not rewrite or "[" in rewrite or len(rewrite) > 3 * len(user) + 200:
+        return False
+    if not set(tokenize(user)) <= set(tokenize(rewrite)):
+        return False
+    return voices_named(user, names) <= voices_named(rewrite, names)
+
+
+def leans_on_history(question: str) -> bool:
+    """Whether a question needs the conversation to be understood (a follow-up), by its own words."""
+    return bool(_POINTS_BACK.search(question)) or len(question.split()) <= 3
+
+
+def read_question(
+    text: str,
+    history: History | None,
+    rewrite: Callable[[str, History], str] | None,
+    names: dict[Role, set[str]] | None = None,
+) -> Question:
+    """Read a (cleaned) question once: rewrite a follow-up when there is history, then its kind and voices.
+
+    `rewrite(question, history)` is the model call that makes a follow-up stand alone; it runs only with history.
+    """
+    standalone = text
+    rewritten = False
+    if history and rewrite is not None and leans_on_history(text):
+        candidate = rewrite(text, history)
+        if keeps_the_question(text, candidate, names):
+            standalone, rewritten = candidate, candidate != text
+        else:
+            standalone, rewritten = f"{history[-1][0]} {text}", True
+    voices = voices_named(text, names) or voices_named(standalone, names)
+    return Question(text, standalone, kind_of(standalone), frozenset(voices), rewritten)
