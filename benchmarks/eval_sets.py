@@ -67,7 +67,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--index-root", type=Path, default=Path("/tmp/doc-assistant-eval-index"))
     parser.add_argument("--out", type=Path, default=None, help="JSONL of every item with its signals")
     parser.add_argument("--llm", default=None)
+    parser.add_argument("--setting", action="append", default=[], help="a settings override, e.g. top_k=4")
+    parser.add_argument("--quiet", action="store_true", help="no table, only the returned summaries")
     args = parser.parse_args(argv)
+    overrides: dict[str, Any] = dict(item.split("=", 1) for item in args.setting)
+    if args.llm:
+        overrides["llm"] = args.llm
     wanted = set(filter(None, args.only.split(",")))
     results: dict[tuple[str, str], list[ItemResult]] = {}
     rows: list[dict[str, Any]] = []
@@ -75,9 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, seeds, gold in gold_sets():
         if wanted and name not in wanted and name.split("-")[0] not in wanted:
             continue
-        settings = Settings(
-            seeds_dir=seeds, index_dir=args.index_root / seeds.name, **({"llm": args.llm} if args.llm else {})
-        )
+        settings = Settings(seeds_dir=seeds, index_dir=args.index_root / seeds.name, **overrides)
         real = Assistant(settings)
         if chat is None:
             chat = ReplayChat(inner=real.chat, path=args.cache)
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 split = split_of(name, item)
                 results.setdefault((pipeline, split), []).append(item)
                 results.setdefault((pipeline, f"{name}:{split}"), []).append(item)
+                if split in ("dev", "train"):
+                    results.setdefault((pipeline, "dev+train"), []).append(item)
                 rows.append(
                     {
                         "pipeline": pipeline,
@@ -112,13 +117,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     table: dict[str, Any] = {}
-    print("| pipeline | set | items | " + " | ".join(SHOWN) + " |")
-    print("|---|---|---|" + "---|" * len(SHOWN))
+    if not args.quiet:
+        print("| pipeline | set | items | " + " | ".join(SHOWN) + " |")
+        print("|---|---|---|" + "---|" * len(SHOWN))
     for (pipeline, key), items in sorted(results.items(), key=lambda kv: (kv[0][0], ":" in kv[0][1], kv[0][1])):
         summary = summarize(items)
         table[f"{pipeline}/{key}"] = summary
         cells = " | ".join(fmt(k, summary[k]) for k in SHOWN)
-        print(f"| {pipeline} | {key} | {len(items)} | {cells} |")
+        if not args.quiet:
+            print(f"| {pipeline} | {key} | {len(items)} | {cells} |")
     if chat is not None:
         print(f"LLM replies: {chat.hits} from the cache, {chat.misses} from the model", file=sys.stderr)
     return table

@@ -103,26 +103,13 @@ def test_a_figure_the_evidence_does_not_hold_is_never_shown(seed_index: Settings
     assert answer.refused and "1961" not in answer.answer
 
 
-def test_a_question_asking_for_a_figure_answered_without_one_is_a_refusal(seed_index: Settings) -> None:
-    draft = "Bilateral trade between China and Russia reached a record high [1]."
+def test_words_given_to_the_wrong_voice_are_given_to_whoever_said_them(seed_index: Settings) -> None:
+    draft = 'The article author says the piece is "a tad simplistic".'
     answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
-        "By how much did China-Russia trade grow in the first quarter?"
+        'Is it the author or the editor who says the piece is "a tad simplistic"?'
     )
-    assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and answer.citations
-    assert (
-        Assistant(seed_index, require_specific=False, chat=FakeListChatModel(responses=[draft]))
-        .ask("By how much did China-Russia trade grow in the first quarter?")
-        .refused
-        is False
-    )
-
-
-def test_words_given_to_the_wrong_voice_are_dropped(seed_index: Settings) -> None:
-    draft = "The author says the whole thing is so infantile that it is hard to believe grownups came up with it [1]."
-    answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
-        "What do people think of the plan to split Russia from China?"
-    )
-    assert "infantile" not in answer.answer or answer.refused
+    assert answer.answer.startswith("The editor's note says") and not answer.refused
+    assert [c.role for c in answer.citations] == ["editor"]
 
 
 def test_off_topic_question_is_refused_before_the_llm(seed_index: Settings) -> None:

@@ -8,11 +8,11 @@ import re
 import pytest
 
 from assistant.answer import Retrieved
-from assistant.cite import claims_of, ground, is_refusal, misattributed, verify, with_marker
+from assistant.cite import claims_of, ground, is_refusal, misattributed, reattributed, verify, with_marker
 from assistant.documents import Document, Paragraph, Passage
 from assistant.evidence import Evidence, about_credit, credit_lines, line_speaker, reported_speaker, select
-from assistant.question import keeps_the_question, read_question
-from assistant.refusal import RefusalPolicy, Signals, asks_specific, gives_specific, off_topic, refuse
+from assistant.question import keeps_the_question, leans_on_history, read_question
+from assistant.refusal import RefusalPolicy, Signals, off_topic, refuse
 
 LINES = [
     "Editor's note: the talks ended without a statement.",
@@ -141,6 +141,27 @@ def test_words_given_to_the_wrong_voice_are_misattributed() -> None:
     assert not misattributed("The plan will backfire.", author)  # no voice named: nothing to check
 
 
+def test_words_given_to_the_wrong_voice_are_given_to_the_right_one() -> None:
+    doc, evidence = _evidence()
+    comment = next(e for e in evidence if "secret" in e.text)
+    trump = next(e for e in evidence if "un-unite" in e.text)
+    assert reattributed("The author says the plan is a secret scheme.", comment) == (
+        "The commenter NarrowsNative says the plan is a secret scheme."
+    )
+    assert (
+        reattributed("The article's author says he will un-unite them.", trump) == "Trump says he will un-unite them."
+    )
+    comment_n = comment.n
+    grounded = ground(
+        f"The author says the plan is a secret scheme cooked up by amateurs [{comment_n}].",
+        evidence,
+        {doc.source: doc},
+        _embed,
+        0.4,
+    )
+    assert grounded.text.startswith("The commenter NarrowsNative says") and grounded.citations[0].role == "commenter"
+
+
 def test_refusal_sentences_and_markers() -> None:
     assert is_refusal("The document doesn't say.") and is_refusal("I don't know.")
     assert is_refusal("The evidence does not mention a date.")
@@ -155,6 +176,20 @@ def test_a_rewrite_must_keep_the_users_words_and_voices() -> None:
     assert not keeps_the_question("what about the ferry?", "What about the bridge?")  # the subject dropped
 
 
+@pytest.mark.parametrize(
+    ("question", "leans"),
+    [
+        ("and the commenters?", True),
+        ("why did she say that?", True),
+        ("What does the author think of the ferry?", False),
+        ("How much will the bridge cost in total?", False),
+        ("why?", True),
+    ],
+)
+def test_a_follow_up_is_known_by_its_own_words(question: str, leans: bool) -> None:
+    assert leans_on_history(question) is leans
+
+
 def test_only_a_question_with_history_is_rewritten() -> None:
     calls: list[str] = []
 
@@ -163,13 +198,15 @@ def test_only_a_question_with_history_is_rewritten() -> None:
         return "What do the commenters think of the bridge?"
 
     assert read_question("who wrote this?", None, rewrite).standalone == "who wrote this?" and calls == []
+    assert read_question("Who wrote the article?", [("Hi", "Hello.")], rewrite).standalone == "Who wrote the article?"
+    assert calls == []  # a question that stands alone is not rewritten, history or not
     q = read_question("and the commenters?", [("What is the bridge plan?", "A span [1].")], rewrite)
     assert q.standalone == "What do the commenters think of the bridge?" and q.rewritten and q.voice == "commenter"
 
 
 def _signals(**kw: float | bool) -> Signals:
     base = dict(dense=0.6, lexical=9.0, evidence=0.7, support=0.8, kept=1, declined=False)
-    return Signals(**(base | dict(asks_specific=False, gives_specific=False) | kw))  # type: ignore[arg-type]
+    return Signals(**(base | kw))  # type: ignore[arg-type]
 
 
 def test_the_refusal_decision_reads_the_signals() -> None:
@@ -177,10 +214,5 @@ def test_the_refusal_decision_reads_the_signals() -> None:
     assert refuse(_signals(), policy) is None
     assert refuse(_signals(kept=0), policy)
     assert refuse(_signals(declined=True), policy)
-    assert refuse(_signals(asks_specific=True), policy)
-    assert refuse(_signals(asks_specific=True, gives_specific=True), policy) is None
     assert refuse(_signals(evidence=0.2), policy) and refuse(_signals(support=0.4), policy)
     assert off_topic(0.1, 1.0, policy) and not off_topic(0.1, 8.0, policy)
-    assert asks_specific("how much will the bridge cost?") and asks_specific("When did he say it?")
-    assert not asks_specific("why does she oppose it?")
-    assert gives_specific("It costs $246 million [1].") and not gives_specific("It is expensive [1].")
