@@ -105,6 +105,23 @@ def _overlap(claim: str, source: str) -> float:
     return len(words & set(tokenize(source))) / len(words) if words else 0.0
 
 
+_LEAD = re.compile(
+    r"^(?:[\w'’.-]+\s){1,6}?(?:says?|said|argues?|argued|writes?|wrote|claims?|claimed|notes?|noted|thinks?|"
+    r"believes?|suggests?|states?|stated|reports?|reported|explains?|points? out|adds?)\s+(?:that\s+)?",
+    re.I,
+)
+
+
+def content_of(claim: str) -> str:
+    """A claim without its attribution lead ("The article author says that …"): what the evidence must support.
+
+    Who said it is checked on its own (`misattributed`); leaving the lead in would let a wrong speaker's name
+    lower the support of a true claim and a right one raise the support of a false one.
+    """
+    stripped = _LEAD.sub("", claim, count=1)
+    return stripped if len(stripped.split()) >= 3 else claim
+
+
 def support(claim_vec: Sequence[float], source_vec: Sequence[float], claim: str, source: str) -> float:
     """How well `source` supports `claim`: meaning (cosine) blended with shared words."""
     return 0.6 * _cosine(claim_vec, source_vec) + 0.4 * _overlap(claim, source)
@@ -200,7 +217,7 @@ def ground(
     claims = [c for c in claims_of(draft) if not is_refusal(c.text)]
     if not claims or not evidence:
         return Grounded("", [], declined, [], len(claims))
-    vectors = embed([c.text for c in claims] + [e.text for e in evidence])
+    vectors = embed([content_of(c.text) for c in claims] + [e.text for e in evidence])
     claim_vecs, ev_vecs = vectors[: len(claims)], vectors[len(claims) :]
     known_numbers = {n.rstrip(".,") for e in evidence for n in _NUMBER.findall(e.text)}
     citations: list[Citation] = []
@@ -217,7 +234,8 @@ def ground(
         if {n.rstrip(".,") for n in _NUMBER.findall(claim.text)} - known_numbers:
             dropped += 1
             continue  # a figure the evidence does not hold is never shown
-        scored = [(support(vec, ev_vecs[i], claim.text, e.text), i) for i, e in enumerate(evidence)]
+        content = content_of(claim.text)
+        scored = [(support(vec, ev_vecs[i], content, e.text), i) for i, e in enumerate(evidence)]
         cited = [(s, i) for s, i in scored if evidence[i].n in claim.markers and s >= threshold]
         chosen = sorted(cited, reverse=True)[:2] if cited else [max(scored)] if max(scored)[0] >= threshold else []
         text = claim.text

@@ -104,7 +104,7 @@ def test_a_figure_the_evidence_does_not_hold_is_never_shown(seed_index: Settings
 
 
 def test_words_given_to_the_wrong_voice_are_given_to_whoever_said_them(seed_index: Settings) -> None:
-    draft = 'The article author says the piece is "a tad simplistic".'
+    draft = "The article author says one might criticize this discussion as a tad simplistic."
     answer = Assistant(seed_index, chat=FakeListChatModel(responses=[draft])).ask(
         'Is it the author or the editor who says the piece is "a tad simplistic"?'
     )
