@@ -10,14 +10,13 @@ calls X a threat" cited to a sentence that reports what an official said, or to 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .answer import Citation
 from .documents import Document, split_sentences
-from .evidence import Evidence
+from .evidence import Evidence, cosine
 from .retrieve import tokenize
 
 REFUSAL_TEXT = "The document doesn't say."
@@ -94,12 +93,6 @@ def claims_of(draft: str) -> list[Claim]:
     return claims
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
 def _overlap(claim: str, source: str) -> float:
     words = set(tokenize(claim))
     return len(words & set(tokenize(source))) / len(words) if words else 0.0
@@ -124,7 +117,7 @@ def content_of(claim: str) -> str:
 
 def support(claim_vec: Sequence[float], source_vec: Sequence[float], claim: str, source: str) -> float:
     """How well `source` supports `claim`: meaning (cosine) blended with shared words."""
-    return 0.6 * _cosine(claim_vec, source_vec) + 0.4 * _overlap(claim, source)
+    return 0.6 * cosine(claim_vec, source_vec) + 0.4 * _overlap(claim, source)
 
 
 def misattributed(claim: str, evidence: Evidence) -> bool:

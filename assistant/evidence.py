@@ -156,7 +156,8 @@ def about_credit(question: str) -> bool:
     return bool(_ABOUT_CREDIT.search(question))
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0 when either is zero)."""
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
     return dot / norm if norm else 0.0
@@ -200,7 +201,7 @@ def select(
     q, *vectors = embed([question] + [t for t, *_ in items])
     terms = set(tokenize(question))
     scored = [
-        (_cosine(q, v) + LEXICAL_WEIGHT * _shared(terms, s) + RANK_WEIGHT * prior, s, p, a, b)
+        (cosine(q, v) + LEXICAL_WEIGHT * _shared(terms, s) + RANK_WEIGHT * prior, s, p, a, b)
         for (s, p, a, b, prior), v in zip(items, vectors, strict=True)
     ]
     scored.sort(key=lambda x: -x[0])
