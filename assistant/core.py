@@ -63,6 +63,8 @@ class Turn:
     retrieved: list[Retrieved] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    dense: float = 0.0  # best cosine of the question with a retrieved passage
+    lexical: float = 0.0  # best BM25 score of a passage
     final: Answer | None = None  # set when the answer is known without the model (outline, off-topic)
 
     def elapsed(self) -> float:
@@ -256,11 +258,11 @@ class Assistant:
                 return turn
         turn.retrieved = self._select(q, resolved)
         turn.timings["retrieve_s"] = turn.elapsed()
-        dense = max((r.dense for r in turn.retrieved), default=0.0)
-        lexical = self.retriever.best_lexical(q.standalone)
-        if not turn.retrieved or (off_topic(dense, lexical, self.policy) and not about_credit(q.standalone)):
+        turn.dense = max((r.dense for r in turn.retrieved), default=0.0)
+        turn.lexical = self.retriever.best_lexical(q.standalone)
+        if not turn.retrieved or (off_topic(turn.dense, turn.lexical, self.policy) and not about_credit(q.standalone)):
             turn.timings["first_token_s"] = turn.timings["total_s"] = turn.elapsed()
-            signals = {"dense": dense, "lexical": lexical}
+            signals = {"dense": turn.dense, "lexical": turn.lexical}
             turn.final = Answer(
                 q.text,
                 REFUSAL_TEXT,
@@ -296,8 +298,8 @@ class Assistant:
             None if summary else self.settings.max_sentences,
         )
         signals = Signals(
-            dense=max((r.dense for r in turn.retrieved), default=0.0),
-            lexical=self.retriever.best_lexical(q.standalone),
+            dense=turn.dense,
+            lexical=turn.lexical,
             evidence=max((e.score for e in turn.evidence), default=0.0),
             support=max(grounded.supports, default=0.0),
             kept=len(grounded.supports),
