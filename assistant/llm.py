@@ -153,7 +153,7 @@ class LlamaCppChat(BaseChatModel):
             except ValueError as exc:  # llama.cpp's way of saying the prompt does not fit the context
                 raise ModelUnavailable(
                     f"The local model could not answer ({exc}). Raise ASSISTANT_N_CTX, or send less text with "
-                    "a lower ASSISTANT_TOP_K or ASSISTANT_CONTEXT_MAX_CHARS."
+                    "a lower ASSISTANT_TOP_K or ASSISTANT_EVIDENCE_SENTENCES."
                 ) from None
 
 

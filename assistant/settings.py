@@ -52,13 +52,12 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=256, description="Most tokens the LLM may generate for one answer.")
     temperature: float = Field(default=0.0, description="Sampling temperature (0 = deterministic).")
 
-    top_k: int = Field(default=6, ge=1, le=50, description="Passages given to the LLM.")
+    top_k: int = Field(
+        default=6, ge=1, le=50, description="Passages retrieved; the evidence sentences are chosen from them."
+    )
     candidates: int = Field(default=20, ge=1, description="Candidates per retriever before fusion.")
     chunk_min_chars: int = Field(default=200, description="Short paragraphs are merged up to this size.")
     chunk_max_chars: int = Field(default=700, description="Longer paragraphs are split at sentences.")
-    context_max_chars: int = Field(
-        default=4000, description="Budget for passage text in the prompt; passages beyond it are not sent."
-    )
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")
     max_file_mb: float = Field(
         default=2.0, gt=0, description="Larger files in seeds/ are skipped with a warning (split them, or raise this)."
