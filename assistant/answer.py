@@ -44,14 +44,29 @@ class Citation:
     quote: str
     title: str | None = None  # the document's title, when it has one
     page: int | None = None  # 1-based page, for paged formats (PDF)
+    speaker: str | None = None  # who says it, when more is known than the voice: "NarrowsNative", "Trevik"
+    quoting: str | None = None  # the person whose words the quoted sentence reports: "Trump"
 
     def to_dict(self) -> dict[str, Any]:
-        """The citation's fields; `title` and `page` only when the document has them."""
-        return {k: v for k, v in self.__dict__.items() if v is not None or k not in ("title", "page")}
+        """The citation's fields; `title`, `page`, `speaker` and `quoting` only when known."""
+        optional = ("title", "page", "speaker", "quoting")
+        return {k: v for k, v in self.__dict__.items() if v is not None or k not in optional}
 
     @property
     def lines(self) -> str:
         return f"{self.line_start}" if self.line_start == self.line_end else f"{self.line_start}-{self.line_end}"
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A sentence of the streamed draft that grounding removed or rewrote, and why, so a window can show it."""
+
+    text: str
+    reason: str  # in words: "no sentence of the document supports it"
+    replaced_by: str | None = None  # the sentence as kept, when it was rewritten rather than removed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass
@@ -68,6 +83,7 @@ class Answer:
     error: str | None = None
     signals: dict[str, float] = field(default_factory=dict)  # what the refusal decision read (refusal.py)
     refusal_reason: str | None = None  # why it is a refusal, in words
+    removed: list[Removed] = field(default_factory=list)  # draft sentences grounding dropped or rewrote
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `assistant ask --json`."""
@@ -87,6 +103,8 @@ class Answer:
             out["signals"] = {k: round(v, 4) for k, v in self.signals.items()}
         if self.refusal_reason is not None:
             out["refusal_reason"] = self.refusal_reason
+        if self.removed:
+            out["removed"] = [r.to_dict() for r in self.removed]
         return out
 
     def sources_markdown(self) -> str:

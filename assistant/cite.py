@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .answer import Citation
+from .answer import Citation, Removed
 from .documents import Document, split_sentences
 from .evidence import Evidence, cosine
 from .retrieve import tokenize
@@ -59,6 +59,7 @@ class Grounded:
     declined: bool  # the model said the evidence does not answer
     supports: list[float] = field(default_factory=list)  # the support of each kept sentence
     dropped: int = 0  # answer sentences removed
+    removed: list[Removed] = field(default_factory=list)  # each removed or rewritten sentence, and why
 
 
 def is_refusal(text: str) -> bool:
@@ -181,6 +182,15 @@ def with_marker(sentence: str, n: int | Sequence[int]) -> str:
     return f"{sentence} {mark}"
 
 
+def speaker_name(evidence: Evidence) -> str | None:
+    """The person who says an evidence sentence when the document names them ("NarrowsNative", "Trevik")."""
+    if evidence.speaker.endswith(" (in the interview)"):
+        return evidence.speaker.removesuffix(" (in the interview)")
+    if evidence.speaker.startswith("reader comment by "):
+        return evidence.speaker.removeprefix("reader comment by ")
+    return "the interviewer" if evidence.speaker == "the interviewer" else None
+
+
 def citation_of(evidence: Evidence, n: int, documents: dict[str, Document]) -> Citation:
     """A citation of one evidence sentence, numbered `n` in the answer."""
     p = evidence.passage
@@ -194,6 +204,8 @@ def citation_of(evidence: Evidence, n: int, documents: dict[str, Document]) -> C
         quote=evidence.text,
         title=p.title,
         page=p.page,
+        speaker=speaker_name(evidence),
+        quoting=evidence.quoting,
     )
 
 
@@ -209,7 +221,8 @@ def ground(
     declined = is_refusal(draft)
     claims = [c for c in claims_of(draft) if not is_refusal(c.text)]
     if not claims or not evidence:
-        return Grounded("", [], declined, [], len(claims))
+        nothing = [Removed(c.text, "the document gave no evidence for it") for c in claims]
+        return Grounded("", [], declined, [], len(claims), nothing)
     vectors = embed([content_of(c.text) for c in claims] + [e.text for e in evidence])
     claim_vecs, ev_vecs = vectors[: len(claims)], vectors[len(claims) :]
     known_numbers = {n.rstrip(".,") for e in evidence for n in _NUMBER.findall(e.text)}
@@ -218,14 +231,19 @@ def ground(
     pieces: list[str] = []
     supports: list[float] = []
     dropped = 0
+    removed: list[Removed] = []
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if max_sentences is not None and len(pieces) >= max_sentences:
-            break
+            limit = f"{max_sentences} sentence" + ("s" if max_sentences != 1 else "")
+            removed.append(Removed(claim.text, f"answers are kept to {limit}"))
+            continue
         if claim.text.endswith("?"):
             dropped += 1
+            removed.append(Removed(claim.text, "a question, not a claim"))
             continue  # a question of the model's own claims nothing
         if {n.rstrip(".,") for n in _NUMBER.findall(claim.text)} - known_numbers:
             dropped += 1
+            removed.append(Removed(claim.text, "it gives a figure the document does not"))
             continue  # a figure the evidence does not hold is never shown
         content = content_of(claim.text)
         scored = [(support(vec, ev_vecs[i], content, e.text), i) for i, e in enumerate(evidence)]
@@ -235,10 +253,19 @@ def ground(
         if chosen and all(misattributed(text, evidence[i]) for _, i in chosen):
             text = reattributed(text, evidence[chosen[0][1]])  # the code, not the model, says who said it
             chosen = chosen[:1]
+        wrong_speaker = bool(chosen)
         chosen = [(s, i) for s, i in chosen if not misattributed(text, evidence[i])]
         if not chosen:
             dropped += 1
+            why = (
+                "it gives the words to the wrong speaker"
+                if wrong_speaker
+                else "no sentence of the document supports it"
+            )
+            removed.append(Removed(claim.text, why))
             continue
+        if text != claim.text:
+            removed.append(Removed(claim.text, "the speaker was corrected", text))
         marks = []
         for _, i in chosen:
             e = evidence[i]
@@ -248,7 +275,7 @@ def ground(
             marks.append(numbered[e.n])
         pieces.append(with_marker(text, sorted(set(marks))))
         supports.append(chosen[0][0])
-    return Grounded(" ".join(pieces), citations, declined, supports, dropped)
+    return Grounded(" ".join(pieces), citations, declined, supports, dropped, removed)
 
 
 def verify(citation: Citation, document: Document) -> bool:

@@ -321,6 +321,7 @@ class Assistant:
             q.standalone if q.rewritten else None,
             signals=signals.to_dict(),
             refusal_reason=reason,
+            removed=grounded.removed,
         )
 
     def _refusal(self, grounded: Grounded, evidence: Sequence[Evidence]) -> tuple[str, list[Any]]:

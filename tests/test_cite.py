@@ -117,6 +117,10 @@ def test_grounding_keeps_whole_supported_sentences_and_drops_the_rest() -> None:
     grounded = ground(draft, evidence, {doc.source: doc}, _embed, 0.4)
     assert grounded.text == "The author argues the plan will backfire [1]."
     assert grounded.dropped == 2 and len(grounded.supports) == 1
+    assert [(r.text, r.reason) for r in grounded.removed] == [  # what a window shows struck through
+        ("Bananas are yellow and ripe.", "no sentence of the document supports it"),
+        ("It cost 99 dollars.", "it gives a figure the document does not"),
+    ]
     (c,) = grounded.citations
     assert c.line_start == 3 and verify(c, doc)
 
@@ -160,6 +164,23 @@ def test_words_given_to_the_wrong_voice_are_given_to_the_right_one() -> None:
         0.4,
     )
     assert grounded.text.startswith("The commenter NarrowsNative says") and grounded.citations[0].role == "commenter"
+    (changed,) = grounded.removed
+    assert (
+        changed.text.startswith("The author says") and changed.replaced_by == grounded.text.removesuffix(" [1].") + "."
+    )
+    assert grounded.citations[0].speaker == "NarrowsNative"  # a card can name the commenter, not only the voice
+
+
+def test_sentences_past_the_length_limit_are_reported_removed() -> None:
+    doc, evidence = _evidence()
+    draft = "Russia depends on China for trade. The author argues the plan will backfire."
+    grounded = ground(draft, evidence, {doc.source: doc}, _embed, 0.4, max_sentences=1)
+    assert grounded.text.startswith("Russia depends on China")
+    assert [(r.text, r.reason) for r in grounded.removed] == [
+        ("The author argues the plan will backfire.", "answers are kept to 1 sentence")
+    ]
+    trump = ground("Trump says he will un-unite them.", evidence, {doc.source: doc}, _embed, 0.4)
+    assert trump.citations[0].quoting == "Trump" and trump.citations[0].speaker is None
 
 
 def test_refusal_sentences_and_markers() -> None:
