@@ -16,7 +16,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -107,7 +107,25 @@ class LlamaCppChat(BaseChatModel):
     n_threads: int = 2
     max_tokens: int = 256
     temperature: float = 0.0
+    n_batch: int = 512
+    n_ubatch: int = 512
+    flash_attn: bool = False
+    draft_tokens: int = 0
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def model_post_init(self, context: Any) -> None:
+        # Why: callers that only know (path, n_ctx, n_threads), such as the UI's warm-up, must get this
+        # model's instance, with these llama.cpp settings, not load a second copy with the defaults.
+        _KNOBS[(self.model_path, self.n_ctx, self.n_threads)] = self.knobs
+
+    @property
+    def knobs(self) -> Knobs:
+        """The llama.cpp settings beyond path, context and threads."""
+        return Knobs(self.n_batch, self.n_ubatch, self.flash_attn, self.draft_tokens)
+
+    def llama(self) -> Any:
+        """The loaded `llama_cpp.Llama` behind this chat model (loaded on first use)."""
+        return load_llama(self.model_path, self.n_ctx, self.n_threads, self.knobs)
 
     @property
     def _llm_type(self) -> str:
@@ -134,7 +152,7 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        llama = load_llama(self.model_path, self.n_ctx, self.n_threads)
+        llama = self.llama()
         with self._lock:
             try:
                 parts = llama.create_chat_completion(
@@ -174,15 +192,45 @@ def _closed_at_exit(llama: Any) -> Any:
     return llama
 
 
-@lru_cache(maxsize=2)
-def _cached_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
+class Knobs(NamedTuple):
+    """llama.cpp settings that change speed, not what a prompt means (measured in docs/performance.md)."""
+
+    n_batch: int = 512
+    n_ubatch: int = 512
+    flash_attn: bool = False
+    draft_tokens: int = 0  # prompt-lookup speculative decoding: tokens drafted from the prompt; 0 = off
+
+
+#: The settings of each chat model made in this process, by (path, n_ctx, n_threads).
+_KNOBS: dict[tuple[str, int, int], Knobs] = {}
+
+
+def open_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs, **extra: Any) -> Any:
+    """A new `llama_cpp.Llama` (not cached: `load_llama` is the shared one); `extra` goes to `Llama()`.
+
+    Why public: benchmarks/levers.py opens several differently-tuned instances side by side.
+    """
     from llama_cpp import Llama
     from llama_cpp import llama_cpp as bindings  # the module whose defaults Llama() reads
 
+    draft = None
+    if knobs.draft_tokens > 0:
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+        draft = LlamaPromptLookupDecoding(num_pred_tokens=knobs.draft_tokens)
+    kwargs: dict[str, Any] = {
+        "model_path": model_path,
+        "n_ctx": n_ctx,
+        "n_threads": n_threads,
+        "n_threads_batch": n_threads,
+        "n_batch": knobs.n_batch,
+        "n_ubatch": knobs.n_ubatch,
+        "flash_attn": knobs.flash_attn,
+        "draft_model": draft,
+        "verbose": False,
+    } | extra
     if not _cpu_has_amx():
-        return _closed_at_exit(
-            Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
-        )
+        return Llama(**kwargs)
     # Why: on CPUs with AMX, llama.cpp (as built by `pip install` with native flags) moves weights into its AMX
     # buffer type, whose matrix product crashes the process on any multi-token prompt (ggml-org/llama.cpp
     # #20824). Llama() has no switch for it, so its default model parameters are swapped for the load only.
@@ -195,15 +243,21 @@ def _cached_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
 
     bindings.llama_model_default_params = without_extra_buffers
     try:
-        return _closed_at_exit(
-            Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
-        )
+        return Llama(**kwargs)
     finally:
         bindings.llama_model_default_params = default_params
 
 
-def load_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
-    """The llama.cpp model, loaded once per process, with errors that name the setting to fix."""
+@lru_cache(maxsize=2)
+def _cached_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs) -> Any:
+    return _closed_at_exit(open_llama(model_path, n_ctx, n_threads, knobs))
+
+
+def load_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs | None = None) -> Any:
+    """The llama.cpp model, loaded once per process, with errors that name the setting to fix.
+
+    Without `knobs`, those of the chat model made for this path, context and threads (else the defaults).
+    """
     with _LOAD_LOCK:
         try:
             import llama_cpp  # noqa: F401
@@ -219,7 +273,9 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> Any:
                 "packaged model)."
             )
         try:
-            return _cached_llama(model_path, n_ctx, n_threads)
+            return _cached_llama(
+                model_path, n_ctx, n_threads, knobs or _KNOBS.get((model_path, n_ctx, n_threads), Knobs())
+            )
         except Exception as exc:
             if path.name == QWEN_15B_FILE:  # our own assembled copy: safe to delete, it is rebuilt from the parts
                 advice = f"delete {path} and {path.with_suffix('.verified').name} so it is assembled again"
@@ -399,6 +455,10 @@ def chat_model(settings: Settings) -> BaseChatModel:
                 n_threads=settings.n_threads,
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
+                n_batch=settings.n_batch,
+                n_ubatch=settings.n_ubatch,
+                flash_attn=settings.flash_attn,
+                draft_tokens=settings.draft_tokens,
             )
         case "openai":
             chat: BaseChatModel = _openai_chat_class()(

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=120.0, description="Timeout for one LLM request.")
     n_threads: int = Field(default=2, description="CPU threads for the local LLM.")
     n_ctx: int = Field(default=4096, description="Context window of the local LLM, in tokens.")
+    n_batch: int = Field(default=512, ge=1, description="Prompt tokens llama.cpp takes per decode call.")
+    n_ubatch: int = Field(default=512, ge=1, description="Prompt tokens per llama.cpp compute step (<= n_batch).")
+    flash_attn: bool = Field(default=False, description="llama.cpp flash attention for the local LLM.")
+    draft_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="Prompt-lookup speculative decoding: tokens drafted from the prompt per step (0 = off).",
+    )
     max_tokens: int = Field(default=256, description="Most tokens the LLM may generate for one answer.")
     temperature: float = Field(default=0.0, description="Sampling temperature (0 = deterministic).")
 
