@@ -12,6 +12,7 @@ The single measurements are in `assistant.probes`; this module runs them, shapes
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .probes import (
+    KINDS,
+    CallMeter,
     Contention,
     Tokens,
     ask_assistant,
@@ -35,6 +38,7 @@ from .probes import (
     dev_questions,
     load_avg,
     median,
+    question_mix,
     rounded,
     scale_point,
     summarise_answers,
@@ -55,6 +59,15 @@ KEYS = (
     "retrieval_ms_p95",
     "index_seed_s",
     "rss_mb_peak",
+    "evidence_s_p50",
+    "prompt_tokens_p50",
+)
+#: The goals of issue 16, as ratios to the baseline measured in the same run: (key, limit, what it means).
+RATIO_GOALS = (
+    ("ttft_s_p50", 0.6, "first token p50 ≤ 0.6× the baseline's"),
+    ("total_s_p50", 0.8, "answer total p50 ≤ 0.8×"),
+    ("total_s_p95", 1.0, "answer total p95 ≤ 1.0×"),
+    ("cold_first_answer_s", 1.0, "cold start to a first answer ≤ 1.0×"),
 )
 #: The budgets of issue 6: (key, limit, what it means). All are upper bounds.
 TARGETS = (
@@ -65,6 +78,8 @@ TARGETS = (
     ("index_seed_s", 3.0, "seed index build ≤ 3 s after model load"),
     ("rss_mb_peak", 3072.0, "peak RSS of the serving app ≤ 3 GiB"),
     ("ui_ready_s", 15.0, "cold start → UI ready (models loaded) ≤ 15 s"),
+    ("evidence_s_p50", 0.5, "evidence yielded by stream() ≤ 0.5 s after asking (p50)"),
+    ("prompt_tokens_p50", 450.0, "prompt tokens per answer p50 ≤ 450"),
 )
 GIB = 1024.0
 
@@ -74,8 +89,10 @@ class BenchOptions:
     """What to measure and how often. `BenchOptions.quick()` fits in about two minutes."""
 
     llm: str = "local"
-    questions: int = 8  # answerable dev questions for the warm answers
-    runs: int = 2  # passes over those questions
+    questions: int = 8  # answerable dev questions for the cold starts and the UI
+    kinds: tuple[str, ...] = KINDS  # the question mix: these kinds, per document (`probes.question_mix`)
+    mix_limit: int | None = None  # at most this many questions of the mix (tests)
+    runs: int = 1  # passes over the question mix
     cold_runs: int = 3  # fresh processes per pipeline
     index_runs: int = 3  # seed index (re)builds per pipeline
     retrieval_runs: int = 5  # passes over the dev questions for retrieval alone
@@ -87,9 +104,13 @@ class BenchOptions:
     isolate: bool = True  # each corpus size in its own process (memory per size is then meaningful)
     seeds_dir: Path = PROJECT_ROOT / "seeds"
     gold: Path = PROJECT_ROOT / "eval" / "dev.jsonl"
+    followups: Path | None = PROJECT_ROOT / "eval"  # multiturn.jsonl and followups/<document>.jsonl
+    shared_docs: Path | None = PROJECT_ROOT.parent / "shared" / "eval" / "docs"  # more documents with train splits
+    users: tuple[int, ...] = (1, 2, 4)  # simultaneous chat sessions against `assistant serve`
+    session_questions: int = 2  # questions each simulated user asks
     work_dir: Path | None = None  # default: a temporary folder, removed afterwards
     results_dir: Path | None = PROJECT_ROOT / "benchmarks" / "results"
-    chart: Path | None = PROJECT_ROOT / "docs" / "performance.png"
+    chart: Path | None = PROJECT_ROOT / "benchmarks" / "results" / "performance.png"  # never docs/ by default
     vectors: Path | None = PROJECT_ROOT / "benchmarks" / "results" / "vectors.npz"
     quiet_wait: float = 0.0  # before each timed part, wait up to this many seconds for a quiet machine
     quiet_limit: float = 0.15  # "quiet": other processes use under this share of the CPU
@@ -98,10 +119,12 @@ class BenchOptions:
 
     @classmethod
     def quick(cls, **overrides: Any) -> BenchOptions:
-        """Fewer questions and runs, the 10-document corpus only; the chart goes to results/, not docs/."""
+        """A 16-question mix, fewer runs, 1 and 2 users, the 10-document corpus only."""
         results = overrides.get("results_dir", PROJECT_ROOT / "benchmarks" / "results")
         base = cls(
             questions=2,
+            kinds=("fact", "why", "unanswerable", "follow-up"),
+            users=(1, 2),
             runs=1,
             cold_runs=1,
             index_runs=2,
@@ -155,6 +178,60 @@ def project_builds(points: list[dict[str, Any]], passages_per_s: float | None) -
     for p in points:
         if rate:
             p["build_distinct_s"] = rounded(p["parse_s"] + p["store_s"] + p["passages"] / rate, 0)
+
+
+# -- the question mix, both pipelines -------------------------------------------------------------------------
+def warm_answers(
+    options: BenchOptions,
+    work: Path,
+    settings: Settings,
+    chat: Any,
+    tokens: Tokens,
+    settle: Callable[[], None],
+    with_baseline: bool = True,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every question of the mix through both pipelines, on one loaded model; records per answer.
+
+    Interleaved by document: the assistant's questions about one document, then the baseline's (the
+    other way round for the next document), so that both see the same machine load while each keeps
+    the KV-cache reuse it would have in a session of its own.
+    """
+    from .baseline import Baseline
+    from .core import Assistant
+
+    corpora, cases = question_mix(options.seeds_dir, options.gold, options.followups, options.shared_docs)
+    cases = [c for c in cases if c.kind in options.kinds][: options.mix_limit]
+    meter = CallMeter(chat, tokens)
+    records: dict[str, list[dict[str, Any]]] = {"assistant": [], "baseline": []}
+    for i, (name, folder) in enumerate(corpora.items()):
+        asked = [c for c in cases if c.corpus == name]
+        if not asked:
+            continue
+        local = settings if name == "seed" else settings.model_copy(
+            update={"seeds_dir": folder, "index_dir": work / f"mix-{name}" / "index"}
+        )  # fmt: skip
+        assistant = Assistant(local, chat=chat)
+        assistant.prepare()
+        pipelines: list[tuple[str, Callable[[Any], dict[str, Any]]]] = [
+            ("assistant", functools.partial(ask_assistant, assistant, meter=meter, tokens=tokens))
+        ]
+        if with_baseline:
+            baseline = Baseline(local, chat=chat)
+            baseline.build()
+            pipelines.append(("baseline", functools.partial(ask_baseline, baseline, meter=meter, tokens=tokens)))
+        for pipeline, ask in pipelines if i % 2 == 0 else pipelines[::-1]:
+            _say(options, f"  {pipeline}: {len(asked)} questions about {name} ...")
+            for case in [c for _ in range(options.runs) for c in asked]:
+                settle()
+                with Contention() as contention:
+                    record = ask(case)
+                records[pipeline].append(record | {"others_cpu": contention.others})
+                _say(
+                    options,
+                    f"    {case.kind}: evidence {record['evidence_s']} s, first token {record['ttft_s']} s, total "
+                    f"{record['total_s']} s, {record['model_calls']} call(s), {record['prompt_tokens']} prompt tokens",
+                )
+    return records["assistant"], records["baseline"]
 
 
 # -- the whole run ---------------------------------------------------------------------------------------------
@@ -265,23 +342,12 @@ def _run(options: BenchOptions, work: Path) -> dict[str, Any]:
     if tokens.llama is not None:  # page the weights in, so the first timed answer is a warm one
         tokens.llama.create_completion("Hello", max_tokens=1)
 
-    def answers(ask: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
-        records = []
-        for q in [q for _ in range(options.runs) for q in questions]:
-            settle()
-            with Contention() as c:
-                record = ask(q)
-            records.append(record | {"others_cpu": c.others})
-        return records
-
-    step("warm_answers", f"warm answers: {len(questions)} questions x {options.runs} ...")
-    a_records = answers(lambda q: ask_assistant(assistant, q, tokens))
+    step("warm_answers", "the question mix, both pipelines, interleaved by document ...")
+    a_records, b_records = warm_answers(options, work, settings, chat, tokens, settle, baseline is not None)
     a.update(summarise_answers(a_records))
     busy["warm_answers"] = median([r["others_cpu"] for r in a_records])
     results["answers"] = {"assistant": a_records}
-    if baseline is not None:
-        baseline._chat = chat  # one loaded model for both
-        b_records = answers(lambda q: ask_baseline(baseline, q, tokens))
+    if b_records:
         b.update(summarise_answers(b_records))
         busy["warm_answers_baseline"] = median([r["others_cpu"] for r in b_records])
         results["answers"]["baseline"] = b_records
@@ -303,7 +369,17 @@ def _run(options: BenchOptions, work: Path) -> dict[str, Any]:
             part["cold_runs"] = runs
     if options.ui:
         step("ui", "cold start of the UI (assistant serve) ...")
-        a.update(timed("ui", lambda: ui_cold_start(settings, questions[: max(1, options.ui_questions)])))
+        a.update(
+            timed(
+                "ui",
+                lambda: ui_cold_start(
+                    settings,
+                    questions[: max(1, options.ui_questions)],
+                    users=options.users,
+                    session_questions=questions[: options.session_questions],
+                ),
+            )
+        )
     if baseline is not None and "cold_rss_mb" in b:
         b["rss_mb_peak"] = b["cold_rss_mb"]  # no UI of its own: the peak of its answering process
 
@@ -326,10 +402,18 @@ def _shape(results: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> dic
     results["baseline"] = ({key: b.get(key) for key in KEYS} | b) if b else {}
     results["assistant"] = a
     ratios = {}
-    for key in (*KEYS, "prompt_tokens_p50", "cold_rss_mb"):
+    for key in (*KEYS, "ttft_s_p95", "total_s_p95", "cold_rss_mb", "model_calls_mean"):
         if a.get(key) and b.get(key) and key != "rss_mb_peak":
             ratios[key] = rounded(a[key] / b[key])
+    if a.get("ui_first_answer_s") and b.get("cold_first_answer_s"):  # `assistant serve` to a first answer
+        ratios["ui_first_answer_s"] = rounded(a["ui_first_answer_s"] / b["cold_first_answer_s"])
     results["ratios"] = ratios  # assistant / baseline: > 1 means the assistant takes more
+    results["ratio_goals"] = [
+        {"key": key, "limit": limit, "what": what, "ratio": ratio, "ok": None if ratio is None else ratio <= limit}
+        for key, limit, what in RATIO_GOALS
+        for ratio in [ratios.get(key)]
+    ]
+    results["sessions"] = a.get("sessions", {})
     results["targets"] = [
         {
             "key": key,
@@ -426,11 +510,18 @@ def format_report(results: dict[str, Any]) -> str:
         ("cold start → first answer (s)", "cold_first_answer_s"),
         ("cold start → UI page up (s)", "ui_up_s"),
         ("cold start → UI ready, models loaded (s)", "ui_ready_s"),
+        ("cold start → UI first answer (s)", "ui_first_answer_s"),
+        ("evidence yielded p50 (s)", "evidence_s_p50"),
+        ("evidence yielded p95 (s)", "evidence_s_p95"),
         ("warm time to first token p50 (s)", "ttft_s_p50"),
+        ("warm time to first token p95 (s)", "ttft_s_p95"),
         ("warm total p50 (s)", "total_s_p50"),
         ("warm total p95 (s)", "total_s_p95"),
         ("generation (tokens/s)", "tokens_per_s"),
-        ("prompt size p50 (tokens)", "prompt_tokens_p50"),
+        ("prompt tokens per answer p50 (all calls)", "prompt_tokens_p50"),
+        ("prompt tokens per answer p95", "prompt_tokens_p95"),
+        ("model calls per answer (mean)", "model_calls_mean"),
+        ("prompt tokens reused from the KV cache (share)", "kv_reused_share"),
         ("answer length p50 (tokens)", "answer_tokens_p50"),
         ("grounding + check after generation p50 (s)", "after_generation_s_p50"),
         ("retrieval alone p50 (ms)", "retrieval_ms_p50"),
@@ -464,6 +555,39 @@ def format_report(results: dict[str, Any]) -> str:
             f"| {label} | {_fmt(value)} | {_fmt(base)} | {_fmt(ratio)} | "
             f"{'≤ ' + _fmt(target['limit']) if target else ''} | {holds} |"
         )
+    kinds = list(dict.fromkeys([*a.get("by_kind", {}), *b.get("by_kind", {})]))
+    if kinds:
+        lines += [
+            "",
+            "| kind | answers | first token p50 / p95 (s) | baseline | total p50 / p95 (s) | baseline | "
+            "model calls p50 | baseline | prompt tokens p50 | baseline |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for kind in kinds:
+            x, y = a.get("by_kind", {}).get(kind, {}), b.get("by_kind", {}).get(kind, {})
+            lines.append(
+                f"| {kind} | {x.get('answers', 0)} | {_fmt(x.get('ttft_s_p50'))} / {_fmt(x.get('ttft_s_p95'))} | "
+                f"{_fmt(y.get('ttft_s_p50'))} / {_fmt(y.get('ttft_s_p95'))} | {_fmt(x.get('total_s_p50'))} / "
+                f"{_fmt(x.get('total_s_p95'))} | {_fmt(y.get('total_s_p50'))} / {_fmt(y.get('total_s_p95'))} | "
+                f"{_fmt(x.get('model_calls_p50'))} | {_fmt(y.get('model_calls_p50'))} | "
+                f"{_fmt(x.get('prompt_tokens_p50'))} | {_fmt(y.get('prompt_tokens_p50'))} |"
+            )
+    if results.get("ratio_goals"):
+        lines += ["", "| goal (ratio to the baseline, same run) | ratio | holds? |", "|---|---:|---|"]
+        for g in results["ratio_goals"]:
+            holds = "–" if g["ok"] is None else ("yes" if g["ok"] else "**no**")
+            lines.append(f"| {g['what']} | {_fmt(g['ratio'])} | {holds} |")
+    if results.get("sessions"):
+        lines += [
+            "",
+            "| simultaneous chat sessions | answers | first token p50 / p95 (s) | total p50 / p95 (s) |",
+            "|---:|---:|---:|---:|",
+        ]
+        for n, row in results["sessions"].items():
+            lines.append(
+                f"| {n} | {row['answers']} | {_fmt(row['ttft_s_p50'])} / {_fmt(row['ttft_s_p95'])} | "
+                f"{_fmt(row['total_s_p50'])} / {_fmt(row['total_s_p95'])} |"
+            )
     for name, part in (("assistant", a), ("baseline", b)):
         if part.get("cold_runs"):
             phases = part["cold_runs"][len(part["cold_runs"]) // 2]["phases_s"]

@@ -22,23 +22,17 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .report import percentile  # one definition for the bench and `assistant eval`
 from .settings import Settings
 
 
 # -- small helpers -----------------------------------------------------------------------------------------
 def median(values: Sequence[float]) -> float | None:
     return float(statistics.median(values)) if values else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..1)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))])
 
 
 def rounded(value: float | None, digits: int = 2) -> float | None:
@@ -224,12 +218,12 @@ class Tokens:
     """Counts tokens with the local model's tokenizer and chat template; words for other backends."""
 
     def __init__(self, chat: Any):
-        from .llm import LlamaCppChat, load_llama
+        from .llm import LlamaCppChat
 
         self.llama = None
         self.formatter: Any = None
         if isinstance(chat, LlamaCppChat):
-            self.llama = load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
+            self.llama = chat.llama()
             with suppress(Exception):  # a template the formatter cannot render: count message texts instead
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -260,111 +254,223 @@ class Tokens:
         return sum(self.text(m["content"]) for m in chat)
 
 
+# -- the question mix ------------------------------------------------------------------------------------------
+#: The kinds of question a realistic mix holds, one of each per document where the gold set has it.
+KINDS = ("fact", "why", "who", "comments", "unanswerable", "follow-up")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One question of the mix: which corpus it is asked of, its kind, and the conversation before it."""
+
+    corpus: str
+    kind: str
+    question: str
+    history: tuple[tuple[str, str], ...] = ()
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def question_mix(
+    seeds_dir: Path, dev: Path, followups: Path | None, shared_docs: Path | None
+) -> tuple[dict[str, Path], list[Case]]:
+    """The corpora (name → seeds folder) and the questions asked of them, the same for both pipelines.
+
+    Per document: the first fact, why, who, comments (else multi) and unanswerable question of its dev or
+    train split, and the first follow-up of its conversations. Test splits are never used: they are for
+    reporting quality. Why a mix: a bench of two answerable dev questions misses the refusals (cheap) and
+    the follow-ups (an extra model call) that real conversations hold.
+    """
+    corpora: dict[str, Path] = {"seed": seeds_dir}
+    sources: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] = [
+        ("seed", _rows(dev), _rows(followups / "multiturn.jsonl") if followups else [])
+    ]
+    if shared_docs is not None and shared_docs.is_dir():
+        for folder in sorted(p for p in shared_docs.iterdir() if (p / "gold.jsonl").is_file()):
+            corpora[folder.name] = folder
+            conv = followups / "followups" / f"{folder.name}.jsonl" if followups else None
+            sources.append((folder.name, _rows(folder / "gold.jsonl"), _rows(conv) if conv and conv.is_file() else []))
+    cases: list[Case] = []
+    for name, gold, conversations in sources:
+        gold = [r for r in gold if r.get("split", "train") == "train" and not r.get("history")]
+        for kind in KINDS[:-1]:
+            wanted = (kind, "multi") if kind == "comments" else (kind,)
+            row = next((r for want in wanted for r in gold if r.get("type") == want), None)
+            if row is not None:
+                cases.append(Case(name, kind, str(row["question"])))
+        row = next((r for r in conversations if r.get("split", "train") == "train" and r.get("history")), None)
+        if row is not None:
+            history = tuple((str(q), str(a)) for q, a in row["history"])
+            cases.append(Case(name, "follow-up", str(row["question"]), history))
+    return corpora, cases
+
+
+# -- counting model calls and prompt tokens ------------------------------------------------------------------
+class CallMeter:
+    """Counts the model calls of an answer and their prompt tokens; with llama.cpp, also the KV-cache reuse.
+
+    Installed as a LangChain callback on the shared chat model (so it sees the follow-up rewrite too) and,
+    for the local model, around `Llama.generate`, where llama.cpp decides how much of the previous prompt's
+    evaluated prefix it keeps: `reused` tokens are not evaluated again.
+    """
+
+    def __init__(self, chat: Any, tokens: Tokens):
+        from langchain_core.callbacks import BaseCallbackHandler
+
+        meter = self
+        self.calls: list[dict[str, int]] = []
+
+        class Handler(BaseCallbackHandler):
+            def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+                meter.calls.append({"prompt_tokens": tokens.prompt(messages[0])})
+
+            def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+                meter.calls.append({"prompt_tokens": sum(tokens.text(p) for p in prompts)})
+
+        chat.callbacks = [*(chat.callbacks or []), Handler()]
+        self.reuse: list[tuple[int, int]] = []  # (prompt tokens, of which reused from the KV cache)
+        llama = tokens.llama
+        if llama is not None and not hasattr(llama, "_meter_wrapped"):
+            generate = llama.generate
+
+            def metered(prompt: Any, *args: Any, **kwargs: Any) -> Any:
+                cached = llama._input_ids[: llama.n_tokens].tolist()
+                same = 0
+                for a, b in zip(cached, prompt, strict=False):
+                    if a != b:
+                        break
+                    same += 1
+                meter.reuse.append((len(prompt), min(same, len(prompt) - 1)))
+                return generate(prompt, *args, **kwargs)
+
+            llama.generate = metered
+            llama._meter_wrapped = True
+
+    def take(self) -> dict[str, Any]:
+        """The calls since the last `take()`: their number, prompt tokens and KV-cache reuse; then reset."""
+        calls, reuse = self.calls, self.reuse
+        self.calls, self.reuse = [], []
+        return {
+            "model_calls": len(calls),
+            "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
+            "prompt_tokens_last": calls[-1]["prompt_tokens"] if calls else 0,
+            "kv_reused_tokens": sum(r for _, r in reuse) if reuse else None,
+            "kv_prompt_tokens": sum(n for n, _ in reuse) if reuse else None,
+        }
+
+
 # -- the measurements ------------------------------------------------------------------------------------------
-def _answer_record(
-    question: str,
-    started: float,
-    first: float | None,
-    last: float | None,
-    parts: list[str],
-    timings: dict[str, float],
-    prompt_tokens: int,
-    tokens: Tokens,
-    refused: bool,
-) -> dict[str, Any]:
-    """One warm answer: the app's own timings plus token counts and the generation speed."""
-    llm = not (len(parts) <= 1 and timings.get("total_s") == timings.get("first_token_s"))
-    n = tokens.text("".join(parts)) if llm else 0
-    gen_s = (last - first) if (first is not None and last is not None) else 0.0
-    return {
-        "question": question,
-        "llm_called": llm,
-        "refused": refused,
-        "retrieve_s": rounded(timings.get("retrieve_s"), 4),
-        "ttft_s": rounded(timings.get("first_token_s"), 3),
-        "total_s": rounded(timings.get("total_s"), 3),
-        "prompt_tokens": prompt_tokens if llm else 0,
-        "answer_tokens": n,
-        "generate_s": rounded(gen_s, 3),
-        "tokens_per_s": rounded((n - 1) / gen_s, 1) if llm and n > 1 and gen_s > 0 else None,
-        "after_generation_s": rounded(timings["total_s"] - (last - started), 3) if llm and last else None,
-    }
-
-
-def ask_assistant(assistant: Any, question: str, tokens: Tokens) -> dict[str, Any]:
-    """Ask through `Assistant.stream`, timestamping the streamed tokens."""
+def ask_assistant(assistant: Any, case: Case, meter: CallMeter, tokens: Tokens) -> dict[str, Any]:
+    """Ask through `Assistant.stream`, timestamping the evidence, the first and the last token."""
     from .answer import Answer
-    from .evidence import Found, format_evidence
-    from .prompts import answer_prompt
+    from .evidence import Found
 
+    meter.take()
     started = time.perf_counter()
-    first = last = None
+    found = first = last = None
     parts: list[str] = []
     answer: Answer | None = None
-    found: Found | None = None
-    for item in assistant.stream(question):
-        now = time.perf_counter()
+    for item in assistant.stream(case.question, history=list(case.history) or None):
+        now = time.perf_counter() - started
         if isinstance(item, Answer):
             answer = item
         elif isinstance(item, Found):
-            found = item
+            found = now
         else:
-            first = first or now
+            first = first if first is not None else now
             last = now
             parts.append(item)
+    total = time.perf_counter() - started
     assert answer is not None
-    messages = answer_prompt(assistant.settings.prompts_dir).format_messages(
-        question=answer.standalone_question or answer.question,
-        evidence=format_evidence(found.evidence if found else (), assistant.documents),
-    )
-    return _answer_record(
-        question, started, first, last, parts, answer.timings, tokens.prompt(messages), tokens, answer.refused
-    )
+    calls = meter.take()
+    if not calls["model_calls"]:  # answered without the model (early refusal, outline): all of it at once
+        first, parts = total, []
+    return _record(case, found, first, last, total, parts, calls, tokens, answer.refused)
 
 
-def ask_baseline(baseline: Any, question: str, tokens: Tokens) -> dict[str, Any]:
-    """Ask the baseline recipe (it times itself: retrieve, first token, total)."""
-    from .baseline import format_docs
-
-    answer = baseline.ask(question)
-    docs = [_lc_doc(r.passage.text) for r in answer.retrieved]
-    messages = baseline.prompt().format_messages(context=format_docs(docs), question=answer.question)
+def ask_baseline(baseline: Any, case: Case, meter: CallMeter, tokens: Tokens) -> dict[str, Any]:
+    """Ask the baseline recipe (it has no memory: a follow-up is asked as it was typed)."""
+    meter.take()
+    answer = baseline.ask(case.question)
     t = answer.timings  # seconds from the start: its stream ends at `total_s`
-    record = _answer_record(
-        question,
-        0.0,
-        t["first_token_s"],
-        t["total_s"],
-        [answer.answer],
-        t,
-        tokens.prompt(messages),
-        tokens,
-        answer.refused,
-    )
-    return record | {"llm_called": answer.error is None}
+    calls = meter.take()
+    return _record(case, None, t["first_token_s"], t["total_s"], t["total_s"], [answer.answer], calls, tokens,
+                   answer.refused)  # fmt: skip
 
 
-def _lc_doc(text: str) -> Any:
-    from langchain_core.documents import Document as LCDocument
-
-    return LCDocument(page_content=text)
+def _record(
+    case: Case,
+    found: float | None,
+    first: float | None,
+    last: float | None,
+    total: float,
+    parts: list[str],
+    calls: dict[str, Any],
+    tokens: Tokens,
+    refused: bool,
+) -> dict[str, Any]:
+    """One answer: when the evidence, the first and last token came, model calls, tokens, generation speed."""
+    n = tokens.text("".join(parts)) if calls["model_calls"] else 0
+    gen_s = (last - first) if (first is not None and last is not None) else 0.0
+    return {
+        "corpus": case.corpus,
+        "kind": case.kind,
+        "question": case.question,
+        "refused": refused,
+        "evidence_s": rounded(found, 3),
+        "ttft_s": rounded(first if first is not None else total, 3),
+        "total_s": rounded(total, 3),
+        **calls,
+        "answer_tokens": n,
+        "tokens_per_s": rounded((n - 1) / gen_s, 1) if n > 1 and gen_s > 0 else None,
+        "after_generation_s": rounded(total - last, 3) if calls["model_calls"] and last is not None else None,
+    }
 
 
 def summarise_answers(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over the answers that reached the LLM (early refusals are counted, not averaged in)."""
-    llm = [r for r in records if r["llm_called"]]
+    """p50 and p95 over every answer of the mix (an early refusal counts with its own, short, time)."""
+
+    def p(key: str, q: float, rows: list[dict[str, Any]] = records, digits: int = 2) -> float | None:
+        return rounded(percentile([r.get(key) for r in rows], q), digits)
+
+    llm = [r for r in records if r["model_calls"]]
+    reused, evaluated = (
+        sum(r["kv_reused_tokens"] or 0 for r in records),
+        sum(r["kv_prompt_tokens"] or 0 for r in records),
+    )
+    by_kind = {}
+    for kind in dict.fromkeys(r["kind"] for r in records):
+        rows = [r for r in records if r["kind"] == kind]
+        by_kind[kind] = {
+            "answers": len(rows),
+            "ttft_s_p50": p("ttft_s", 50, rows),
+            "ttft_s_p95": p("ttft_s", 95, rows),
+            "total_s_p50": p("total_s", 50, rows),
+            "total_s_p95": p("total_s", 95, rows),
+            "model_calls_p50": p("model_calls", 50, rows, 1),
+            "prompt_tokens_p50": p("prompt_tokens", 50, rows, 0),
+        }
     return {
-        "ttft_s_p50": rounded(median([r["ttft_s"] for r in llm])),
-        "ttft_s_p95": rounded(percentile([r["ttft_s"] for r in llm], 0.95)),
-        "total_s_p50": rounded(median([r["total_s"] for r in llm])),
-        "total_s_p95": rounded(percentile([r["total_s"] for r in llm], 0.95)),
-        "tokens_per_s": rounded(median([r["tokens_per_s"] for r in llm if r["tokens_per_s"]]), 1),
-        "prompt_tokens_p50": rounded(median([r["prompt_tokens"] for r in llm]), 0),
+        "evidence_s_p50": p("evidence_s", 50),
+        "evidence_s_p95": p("evidence_s", 95),
+        "ttft_s_p50": p("ttft_s", 50),
+        "ttft_s_p95": p("ttft_s", 95),
+        "total_s_p50": p("total_s", 50),
+        "total_s_p95": p("total_s", 95),
+        "tokens_per_s": p("tokens_per_s", 50, llm, 1),
+        "prompt_tokens_p50": p("prompt_tokens", 50, llm, 0),
+        "prompt_tokens_p95": p("prompt_tokens", 95, llm, 0),
         "prompt_tokens_max": max((r["prompt_tokens"] for r in llm), default=None),
-        "answer_tokens_p50": rounded(median([r["answer_tokens"] for r in llm]), 0),
-        "after_generation_s_p50": rounded(median([r["after_generation_s"] for r in llm if r["after_generation_s"]])),
+        "model_calls_p50": p("model_calls", 50, records, 1),
+        "model_calls_mean": rounded(statistics.fmean(r["model_calls"] for r in records)) if records else None,
+        "kv_reused_share": rounded(reused / evaluated) if evaluated else None,
+        "answer_tokens_p50": p("answer_tokens", 50, llm, 0),
+        "after_generation_s_p50": p("after_generation_s", 50, llm),
         "answers": len(records),
         "early_refusals": len(records) - len(llm),
+        "by_kind": by_kind,
     }
 
 
@@ -379,7 +485,7 @@ def time_retrieval(search: Callable[[str], Any], questions: Sequence[str], runs:
             cold.append(1000 * (time.perf_counter() - started))
     return {
         "retrieval_ms_p50": rounded(median(cold)),
-        "retrieval_ms_p95": rounded(percentile(cold, 0.95)),
+        "retrieval_ms_p95": rounded(percentile(cold, 95)),
         "retrievals": len(cold),
     }
 
@@ -464,10 +570,10 @@ def cold_child(pipeline: str, question: str, started: float) -> None:
         _ = pipe.retriever
         phases["index_open"] = time.time() - started
     chat = pipe.chat
-    from assistant.llm import LlamaCppChat, load_llama
+    from assistant.llm import LlamaCppChat
 
     if isinstance(chat, LlamaCppChat):
-        load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
+        chat.llama()
     phases["llm_load"] = time.time() - started
     answer = pipe.ask(question)
     phases["first_answer"] = time.time() - started
@@ -513,8 +619,16 @@ def _wait_until_served(url: str, proc: subprocess.Popen[bytes], log: Any, deadli
         time.sleep(0.05)
 
 
-def ui_cold_start(settings: Settings, questions: Sequence[str], timeout: float = 300.0) -> dict[str, Any]:
-    """`assistant serve` in a fresh process: page up, warm-up done, first answers through the UI; peak RSS."""
+def ui_cold_start(
+    settings: Settings,
+    questions: Sequence[str],
+    timeout: float = 300.0,
+    users: Sequence[int] = (),
+    session_questions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`assistant serve` in a fresh process: page up, warm-up done, first answers through the UI; peak RSS.
+
+    With `users`, then simultaneous chat sessions against the same server (`ui_sessions`)."""
     from gradio_client import Client
 
     port = free_port()
@@ -549,6 +663,8 @@ def ui_cold_start(settings: Settings, questions: Sequence[str], timeout: float =
                 if n == 0:
                     out["ui_first_answer_s"] = rounded(time.time() - started)
             out["ui_answer_s_p50"] = rounded(median(answers))
+            if users:
+                out["sessions"] = ui_sessions(url, settings, session_questions or questions, users)
             out["rss_mb_peak"] = rounded(proc_mb("VmHWM", proc.pid), 0)
             out["rss_mb_after"] = rounded(proc_mb("VmRSS", proc.pid), 0)
         finally:
@@ -559,6 +675,73 @@ def ui_cold_start(settings: Settings, questions: Sequence[str], timeout: float =
                 proc.kill()
                 proc.wait()
     return out
+
+
+def _first_token_s(client: Any, settings: Settings, question: str) -> tuple[float, float]:
+    """One chat turn through the served UI: seconds to the first model token on the page, and to the end.
+
+    The first output that is no longer a "Searching…/Waiting…" note (a draft with its cursor, or an answer
+    that needed no model) counts as the first token.
+    """
+    asked = time.perf_counter()
+    client.predict(question, api_name="/add_turn")
+    job = client.submit(settings.llm, "", settings.top_k, False, api_name="/answer_turn")
+    first = None
+    for out in job:
+        messages = out[0] if isinstance(out, tuple) else out
+        last = str(messages[-1]) if isinstance(messages, list) and messages else str(messages)
+        if first is None and ("▌" in last or 'class="pending"' not in last):
+            first = time.perf_counter() - asked
+    total = time.perf_counter() - asked
+    return (first if first is not None else total), total
+
+
+def ui_sessions(url: str, settings: Settings, questions: Sequence[str], users: Sequence[int]) -> dict[str, Any]:
+    """Time to first token per user with 1, 2, 4 … chat sessions asking at once against one served UI.
+
+    Each simulated user has its own session (its own `Client`, so its own conversation state) and asks
+    every question of `questions` in turn, starting together with the others. The model answers one
+    prompt at a time, so a user's wait includes the answers ahead of theirs.
+    """
+    return {str(n): _sessions_at_once(url, settings, questions, n) for n in users}
+
+
+def _sessions_at_once(url: str, settings: Settings, questions: Sequence[str], n: int) -> dict[str, Any]:
+    import threading
+
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in range(n)]
+    ttft: list[float] = []
+    totals: list[float] = []
+    errors: list[str] = []
+    start = threading.Barrier(n)
+
+    def user(client: Any, k: int) -> None:
+        start.wait()
+        for question in list(questions)[k:] + list(questions)[:k]:  # users start on different questions
+            try:
+                first, total = _first_token_s(client, settings, question)
+            except Exception as exc:  # recorded, not fatal: one failed session should not hide the others
+                errors.append(f"{exc.__class__.__name__}: {exc}")
+                continue
+            ttft.append(first)
+            totals.append(total)
+
+    threads = [threading.Thread(target=user, args=(c, k)) for k, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {
+        "users": n,
+        "answers": len(ttft),
+        "ttft_s_p50": rounded(percentile(ttft, 50)),
+        "ttft_s_p95": rounded(percentile(ttft, 95)),
+        "total_s_p50": rounded(percentile(totals, 50)),
+        "total_s_p95": rounded(percentile(totals, 95)),
+        "errors": errors[:3],
+    }
 
 
 # -- the corpus-size curve --------------------------------------------------------------------------------------

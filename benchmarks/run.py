@@ -1,7 +1,7 @@
 """The benchmark of issue 6 as a script: `python benchmarks/run.py [--quick] [--json] [...]`.
 
 The measuring is in `assistant.bench` (so that `assistant bench` can run it too); this adds the knobs.
-Results go to benchmarks/results/*.json (gitignored) and, for a full run, the chart to docs/performance.png.
+Results go to benchmarks/results/*.json (gitignored), the corpus chart beside them (`--chart` to put it elsewhere).
 
     python benchmarks/run.py                 # everything, about 30 minutes on 2 cores
     python benchmarks/run.py --quick         # under two minutes: 2 questions, one run, 10-document corpus
@@ -35,8 +35,16 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="Fewer questions and runs, the 10-document corpus only.")
     p.add_argument("--json", action="store_true", help="Print the results as JSON (progress goes to stderr).")
     p.add_argument("--llm", choices=["local", "openai", "fake"], help="LLM backend [local].")
-    p.add_argument("--questions", type=int, help="Answerable dev questions for the warm answers.")
-    p.add_argument("--runs", type=int, help="Passes over those questions.")
+    p.add_argument("--questions", type=int, help="Answerable dev questions for the cold starts and the UI.")
+    p.add_argument(
+        "--kinds", nargs="*", help="Kinds of question in the mix [fact why who comments unanswerable follow-up]."
+    )
+    p.add_argument("--mix-limit", type=int, help="At most this many questions of the mix.")
+    p.add_argument(
+        "--no-shared-docs", action="store_true", help="The mix from the seed only (not ../shared/eval/docs)."
+    )
+    p.add_argument("--users", type=int, nargs="*", help="Simultaneous chat sessions against the UI [1 2 4].")
+    p.add_argument("--runs", type=int, help="Passes over the question mix.")
     p.add_argument("--cold-runs", type=int, help="Fresh processes per pipeline for the cold start.")
     p.add_argument("--index-runs", type=int, help="Seed index builds per pipeline.")
     p.add_argument("--retrieval-runs", type=int, help="Passes over the dev questions for retrieval alone.")
@@ -45,7 +53,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gold", type=Path, help="Dev questions [eval/dev.jsonl].")
     p.add_argument("--work", type=Path, help="Keep the work folder here instead of a temporary one.")
     p.add_argument("--results", type=Path, help="Folder for the results JSON [benchmarks/results].")
-    p.add_argument("--chart", type=Path, help="PNG of the corpus curve [docs/performance.png].")
+    p.add_argument("--chart", type=Path, help="PNG of the corpus curve [benchmarks/results/performance.png].")
     p.add_argument("--vectors", type=Path, help="Text → vector cache for the synthetic corpora (.npz).")
     p.add_argument("--no-vector-cache", action="store_true", help="Embed every synthetic passage for real.")
     p.add_argument("--no-baseline", action="store_true", help="Skip the baseline pipeline.")
@@ -69,6 +77,9 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         "llm": args.llm,
         "questions": args.questions,
         "runs": args.runs,
+        "kinds": tuple(args.kinds) if args.kinds else None,
+        "mix_limit": args.mix_limit,
+        "users": tuple(args.users) if args.users is not None else None,
         "cold_runs": args.cold_runs,
         "index_runs": args.index_runs,
         "retrieval_runs": args.retrieval_runs,
@@ -84,6 +95,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
     given = {k: v for k, v in given.items() if v is not None}
     if args.no_vector_cache:
         given["vectors"] = None
+    if args.no_shared_docs:
+        given["shared_docs"] = None
     for flag in ("baseline", "cold", "ui", "isolate"):
         if getattr(args, f"no_{flag}"):
             given[flag] = False

@@ -58,6 +58,17 @@ def test_stream_yields_the_evidence_before_the_first_token(seed_index: Settings)
     assert all(e.text in items[-1].retrieved[0].passage.text or True for e in items[0].evidence)
 
 
+def test_the_evidence_is_yielded_before_the_model_is_asked(seed_index: Settings) -> None:
+    # Why: the chat window shows the evidence while the model reads its prompt; if stream() asked the model
+    # first, the evidence would arrive with the first token instead (issue 16).
+    chat, calls = counting(["The author thinks the split will backfire [1]."])
+    stream = Assistant(seed_index, chat=chat).stream(BACKFIRE)
+    first = next(stream)
+    assert isinstance(first, Found) and first.evidence and calls.prompts == []
+    rest = list(stream)
+    assert len(calls.prompts) == 1 and isinstance(rest[0], str) and isinstance(rest[-1], Answer)
+
+
 def test_a_single_turn_question_costs_one_model_call(seed_index: Settings) -> None:
     chat, calls = counting(["The author thinks the split will backfire [1]."])
     Assistant(seed_index, chat=chat).ask(BACKFIRE)

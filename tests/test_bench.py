@@ -44,10 +44,13 @@ def gold(tmp_path: Path) -> Path:
     return path
 
 
-def test_percentiles_by_nearest_rank() -> None:
-    values = [float(v) for v in range(1, 21)]  # 1..20
-    assert percentile(values, 0.5) == 11.0 and percentile(values, 0.95) == 19.0
-    assert percentile([], 0.5) is None
+def test_the_bench_uses_the_one_percentile_of_the_evaluation() -> None:
+    from assistant import report
+
+    values = [float(v) for v in range(1, 21)]  # 1..20, interpolated as `assistant eval` does
+    assert percentile is report.percentile
+    assert percentile(values, 50) == 10.5 and percentile(values, 95) == pytest.approx(19.05)
+    assert percentile([], 50) is None
 
 
 def test_waiting_for_quiet_is_bounded() -> None:
@@ -70,6 +73,7 @@ def test_script_quick_run_with_the_fake_llm(
     argv = ["--quick", "--json", "--llm", "fake", "--seeds", str(tiny), "--gold", str(gold), "--sizes", "2",
             "--no-cold", "--no-ui",
             "--no-isolate", "--questions", "2", "--index-runs", "1", "--retrieval-runs", "1",
+            "--no-shared-docs", "--mix-limit", "3",
             "--results", str(tmp_path / "results"), "--chart", str(tmp_path / "curve.png"),
             "--vectors", str(tmp_path / "vectors.npz")]  # fmt: skip
     assert _script().main(argv) == 0
@@ -78,7 +82,10 @@ def test_script_quick_run_with_the_fake_llm(
         assert key in results and key in results["baseline"], key
     assert results["ttft_s_p50"] > 0 and results["index_seed_s"] > 0
     assert results["retrieval_ms_p50"] <= results["retrieval_ms_p95"]
-    assert results["assistant"]["answers"] == 2 and results["ratios"]["total_s_p50"] > 0
+    assert results["assistant"]["answers"] == 3 and results["ratios"]["total_s_p50"] > 0
+    assert results["evidence_s_p50"] is not None and results["evidence_s_p50"] <= results["ttft_s_p50"]
+    assert results["prompt_tokens_p50"] > 0 and results["assistant"]["model_calls_mean"] >= 1
+    assert set(results["assistant"]["by_kind"]) <= {"fact", "why", "who", "comments", "unanswerable", "follow-up"}
     assert 0 <= results["others_cpu"]["warm_answers"] <= 1  # how disturbed each part was, for the record
     [point] = results["scaling"]
     assert point["documents"] == 2 and point["passages"] > 0 and point["index_mb"] > 0
