@@ -252,7 +252,8 @@ def eval_(gold: str, out: str | None, as_json: bool, pipeline: str, compare: boo
 def bench(quick: bool, as_json: bool) -> None:
     """Measure cold start, answer latency, retrieval, index build and memory; compare with the baseline.
 
-    A full run takes about 10 minutes on a quiet machine and writes docs/performance.png; see docs/performance.md.
+    A full run takes about 15 minutes on a quiet machine; results and the corpus chart go to benchmarks/results/.
+    See docs/performance.md.
 
     Example: assistant bench --quick --json
     """
