@@ -373,7 +373,7 @@ class Assistant:
         yield Found(tuple(turn.evidence))
         draft: list[str] = []
         try:
-            for token in self.writer(turn.question.kind == "summary").stream(self.prompt_input(turn)):
+            for token in self._write(turn):
                 if not draft:
                     turn.timings["first_token_s"] = turn.elapsed()
                 draft.append(token)
@@ -390,6 +390,18 @@ class Assistant:
             yield self._failed(turn, message, message)
             return
         yield self.finish(turn, "".join(draft))
+
+    def _write(self, turn: Turn) -> Iterator[str]:
+        """The model's tokens for a turn: what `writer()` streams, but stoppable.
+
+        Why not `writer().stream()`: a RunnableSequence closed early drains its input to trace it (langchain_core
+        `_transform_stream_with_config`), so the model would generate to its token limit after Stop; closing
+        the chat model's own stream closes llama.cpp's generation loop at once.
+        """
+        prompt = answer_prompt(self.settings.prompts_dir, "summary" if turn.question.kind == "summary" else "system")
+        for chunk in self.chat.stream(prompt.invoke(self.prompt_input(turn))):
+            if isinstance(chunk.content, str) and chunk.content:
+                yield chunk.content
 
     def _failed(self, turn: Turn, text: str, error: str) -> Answer:
         turn.timings["total_s"] = turn.elapsed()

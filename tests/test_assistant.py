@@ -177,3 +177,33 @@ def test_chain_is_the_pipeline_ask_runs(seed_index: Settings) -> None:
     via_ask = assistant.ask(question)
     assert isinstance(via_chain, Answer) and via_chain.answer == via_ask.answer
     assert via_chain.citations == via_ask.citations
+
+
+class Endless(FakeListChatModel):
+    """A chat model that would write 10,000 tokens, counting how many it was made to write."""
+
+    written: list[int] = []
+    finished: list[bool] = []
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        try:
+            for _ in range(10_000):
+                self.written.append(1)
+                yield ChatGenerationChunk(message=AIMessageChunk(content="word "))
+        finally:
+            self.finished.append(True)
+
+
+def test_closing_the_stream_ends_the_models_generation(seed_index: Settings) -> None:
+    chat = Endless(responses=["unused"])
+    stream = Assistant(seed_index, chat=chat).stream(BACKFIRE)
+    tokens = 0
+    for item in stream:
+        tokens += isinstance(item, str)
+        if tokens == 3:
+            break
+    stream.close()  # what Stop does
+    assert chat.finished == [True] and len(chat.written) < 10  # not drained to the end (LangChain would)
