@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -11,13 +13,36 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _default_dir(name: str) -> Path:
-    """Prefer ./NAME in the working directory; fall back to the project checkout's NAME.
+def _checkout() -> bool:
+    """Whether the package runs from a source checkout (editable install, or a tests/notebook run from the repo)."""
+    return (PROJECT_ROOT / "pyproject.toml").is_file()
 
-    Why: `Assistant()` should work from a notebook in examples/ as well as from the repo root.
+
+def data_home() -> Path:
+    """Where an installed (not checked-out) assistant keeps its index and feedback: never inside site-packages."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "doc-assistant"
+
+
+def _default_dir(name: str) -> Path:
+    """Prefer ./NAME in the working directory; then the project checkout's NAME; installed, the user's data folder.
+
+    Why: `Assistant()` should work from a notebook in examples/ as well as from the repo root, and an installed
+    package must not write its index into site-packages.
     """
     here = Path.cwd() / name
-    return here if here.exists() else PROJECT_ROOT / name
+    if here.exists():
+        return here
+    return PROJECT_ROOT / name if _checkout() else data_home() / name
+
+
+def default_prompts_dir() -> Path:
+    """The prompts shipped inside the package (a regular install), else the checkout's prompts/ folder.
+
+    The top-level prompts/ folder is where people edit them; pyproject.toml copies it into the wheel as
+    `assistant/prompt_files/`. An editable install or a run from the checkout reads prompts/ directly.
+    """
+    packaged = Path(str(files("assistant") / "prompt_files"))
+    return packaged if packaged.is_dir() else PROJECT_ROOT / "prompts"
 
 
 class Settings(BaseSettings):
@@ -27,7 +52,7 @@ class Settings(BaseSettings):
 
     seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Documents to index.")
     index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Persisted Chroma store.")
-    prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates (*.md).")
+    prompts_dir: Path = Field(default_factory=default_prompts_dir, description="Prompt templates (*.md).")
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "doc-assistant",
         description="Where the assembled GGUF model file is kept.",
