@@ -16,11 +16,12 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
@@ -99,7 +100,9 @@ class LlamaCppChat(BaseChatModel):
     """A thin LangChain chat model over llama-cpp-python: chat template from the GGUF, real token streaming.
 
     One model instance serves the process; a lock serialises generation because a llama.cpp context is not
-    thread-safe. llama.cpp reuses the KV cache for the prompt prefix shared with the previous call.
+    thread-safe. llama.cpp reuses the KV cache for the prompt prefix shared with the previous call. Messages and
+    the last stream chunk carry `usage_metadata` (token counts) and the model's name, as LangChain's own
+    integrations do; tool calling and structured output are not supported.
     """
 
     model_path: str
@@ -111,6 +114,7 @@ class LlamaCppChat(BaseChatModel):
     n_ubatch: int = 512
     flash_attn: bool = False
     draft_tokens: int = 0
+    stop: list[str] | None = None
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def model_post_init(self, context: Any) -> None:
@@ -131,9 +135,26 @@ class LlamaCppChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "llama-cpp"
 
+    @property
+    def model_name(self) -> str:
+        """The GGUF file's name without its extension, as traces and usage callbacks show it."""
+        return Path(self.model_path).stem
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="llamacpp",
+            ls_model_name=kwargs.get("model") or self.model_name,
+            ls_model_type="chat",
+            ls_temperature=kwargs.get("temperature", self.temperature),
+            ls_max_tokens=kwargs.get("max_tokens", self.max_tokens),
+        )
+        if ls_stop := stop or self.stop:
+            params["ls_stop"] = ls_stop
+        return params
+
     def _convert(self, messages: list[BaseMessage]) -> list[dict[str, str]]:
         roles = {"system": "system", "human": "user", "ai": "assistant"}
-        return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        return [{"role": roles.get(m.type, "user"), "content": str(m.text)} for m in messages]
 
     def _generate(
         self,
@@ -142,8 +163,11 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(str(c.message.content) for c in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        chunks = list(self._stream(messages, stop, run_manager, **kwargs))
+        last = cast(AIMessageChunk, chunks[-1].message)  # the closing chunk, with the token counts
+        text = "".join(str(c.message.content) for c in chunks)
+        message = AIMessage(content=text, usage_metadata=last.usage_metadata, response_metadata=last.response_metadata)
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
         self,
@@ -153,18 +177,24 @@ class LlamaCppChat(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         llama = self.llama()
+        chat = self._convert(messages)
         with self._lock:
+            written: list[str] = []
+            finish = None
             try:
                 parts = llama.create_chat_completion(
-                    messages=self._convert(messages),
+                    messages=chat,
                     stream=True,
                     max_tokens=kwargs.get("max_tokens", self.max_tokens),
                     temperature=self.temperature,
-                    stop=stop,
+                    stop=stop or self.stop,
                 )
                 for part in parts:
-                    delta = part["choices"][0]["delta"].get("content")
+                    choice = part["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    delta = choice["delta"].get("content")
                     if delta:
+                        written.append(delta)
                         if run_manager:
                             run_manager.on_llm_new_token(delta)
                         yield ChatGenerationChunk(message=AIMessageChunk(content=delta))
@@ -173,6 +203,46 @@ class LlamaCppChat(BaseChatModel):
                     f"The local model could not answer ({exc}). Raise ASSISTANT_N_CTX, or send less text with "
                     "a lower ASSISTANT_TOP_K or ASSISTANT_EVIDENCE_SENTENCES."
                 ) from None
+            prompt_tokens, output_tokens = token_counts(llama, chat, "".join(written))
+        # One closing chunk carries what LangChain's usage callbacks and tracers read (counted once, not per token).
+        usage = UsageMetadata(
+            input_tokens=prompt_tokens, output_tokens=output_tokens, total_tokens=prompt_tokens + output_tokens
+        )
+        closing = AIMessageChunk(
+            content="",
+            usage_metadata=usage,
+            response_metadata={"finish_reason": finish or "stop", "model_name": self.model_name},
+            chunk_position="last",
+        )
+        yield ChatGenerationChunk(message=closing)
+
+
+_FORMATTERS: dict[str, Any] = {}
+
+
+def token_counts(llama: Any, chat: list[dict[str, str]], written: str) -> tuple[int, int]:
+    """Prompt and answer tokens of one chat completion (llama-cpp-python reports no usage when streaming).
+
+    The prompt is the GGUF's chat template applied to the messages, tokenized as llama-cpp-python does it;
+    the answer is its text tokenized again, which gives the count generated for ordinary text.
+    """
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if template and template not in _FORMATTERS:
+        eos, bos = llama.token_eos(), llama.token_bos()
+        _FORMATTERS[template] = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama.detokenize([eos], special=True).decode("utf-8", "replace") if eos != -1 else "",
+            bos_token=llama.detokenize([bos], special=True).decode("utf-8", "replace") if bos != -1 else "",
+        )
+    if template:
+        formatted = _FORMATTERS[template](messages=chat)
+        prompt = llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
+    else:  # no template in the file: the messages' text, a lower bound
+        prompt = llama.tokenize("\n".join(m["content"] for m in chat).encode("utf-8"), special=True)
+    answer = llama.tokenize(written.encode("utf-8"), add_bos=False, special=False) if written else []
+    return len(prompt), len(answer)
 
 
 _LOAD_LOCK = threading.Lock()

@@ -208,10 +208,13 @@ class HybridRetriever(BaseRetriever):
                 out.append(self.passages[i].id)
         return out
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[LCDocument]:
+        """LangChain's entry: `retriever.invoke(question)`, or `invoke(question, k=3)` for another count."""
         return [
             LCDocument(page_content=r.passage.text, metadata={**r.passage.metadata(), "score": r.score})
-            for r in self.search(query)
+            for r in self.search(query, k)
         ]
 
 

@@ -1,0 +1,117 @@
+"""LangChain's own standard suites (`langchain-tests`) on the project's chat model and retriever.
+
+They check what LangChain code around us relies on: standard parameters and `ls_model_name` for traces, token
+counts (`usage_metadata`) on messages and on the last stream chunk, a `k` for the number of documents, sync and
+async calls. The chat model declares no tool calling and no structured output, so those tests skip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.retrievers import BaseRetriever
+from langchain_tests.integration_tests import ChatModelIntegrationTests, RetrieversIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from assistant import Assistant, Settings
+from assistant import llm as llm_module
+from assistant.llm import QWEN_15B_FILE, LlamaCppChat, assemble_model
+
+
+class _LlamaCppChatTraits:
+    """What the suites should expect of `LlamaCppChat` (shared by the unit and the integration class)."""
+
+    @property
+    def chat_model_class(self) -> type[LlamaCppChat]:
+        return LlamaCppChat
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False
+
+    @property
+    def has_structured_output(self) -> bool:
+        return False
+
+    @property
+    def supports_model_override(self) -> bool:
+        return False  # one GGUF file per instance: a per-call `model=` cannot switch it
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True
+
+
+class TestLlamaCppChatUnit(_LlamaCppChatTraits, ChatModelUnitTests):
+    """Construction and standard parameters, without loading the model."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model_path": f"/nonexistent/{QWEN_15B_FILE}"}
+
+
+@pytest.mark.slow
+class TestLlamaCppChatIntegration(_LlamaCppChatTraits, ChatModelIntegrationTests):
+    """The real default local model (assembled from its packages), answering the suite's short prompts."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model_path": str(assemble_model(Settings().cache_dir)), "n_ctx": 2048, "max_tokens": 16}
+
+
+@pytest.mark.slow
+class TestHybridRetrieverIntegration(RetrieversIntegrationTests):
+    """`Assistant(...).retriever` over the real seed index (MiniLM + Chroma + BM25)."""
+
+    settings: Settings
+
+    @pytest.fixture(autouse=True)
+    def _seed(self, seed_index: Settings) -> None:
+        type(self).settings = seed_index
+
+    @property
+    def retriever_constructor(self) -> Any:
+        def retriever(k: int = 6) -> BaseRetriever:
+            return Assistant(self.settings, top_k=k).retriever
+
+        return retriever
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "why does the author think the split will backfire?"
+
+
+class _StubLlama:
+    """Just enough of `llama_cpp.Llama` for the chat model: a chat template, a word tokenizer, a canned stream."""
+
+    metadata = {"tokenizer.chat_template": "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}"}
+
+    def create_chat_completion(self, **kwargs: Any) -> Any:
+        for piece in ("Hello", " there"):
+            yield {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": "length"}]}
+
+    def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[bytes]:
+        return text.split()
+
+    def token_eos(self) -> int:
+        return -1
+
+    def token_bos(self) -> int:
+        return -1
+
+
+def test_token_counts_on_the_message_and_the_last_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(llm_module, "load_llama", lambda *args: _StubLlama())
+    chat = LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}")
+    chunks = list(chat.stream([("system", "Be brief."), ("human", "Say hello")]))
+    assert "".join(str(c.content) for c in chunks) == "Hello there"
+    last = chunks[-1]
+    assert last.chunk_position == "last" and not any(c.usage_metadata for c in chunks[:-1])
+    # prompt: "<system> Be brief.\n<user> Say hello\n" is 6 words; the answer 2
+    assert last.usage_metadata == {"input_tokens": 6, "output_tokens": 2, "total_tokens": 8}
+    assert last.response_metadata == {"finish_reason": "length", "model_name": QWEN_15B_FILE.removesuffix(".gguf")}
+    message = chat.invoke("Say hello")
+    assert message.content == "Hello there" and message.usage_metadata["output_tokens"] == 2  # type: ignore[index]
+    assert chat._get_ls_params(stop=["\n"])["ls_model_name"] == "qwen2.5-coder-1.5b-instruct-q4_k_m"
