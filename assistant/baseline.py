@@ -26,9 +26,8 @@ from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from .answer import Answer, Citation, Retrieved
 from .cite import is_refusal
-from .documents import Passage, Role
+from .documents import Passage, Role, line_at, line_starts
 from .errors import ModelUnavailable
-from .evaluate import line_at, line_starts
 from .index import EMBEDDING_MODEL, chroma_settings, embedding_model, load_corpus
 from .llm import chat_model
 from .prompts import load_prompt

@@ -184,6 +184,20 @@ class Document:
         return f"page {page}, {lines}" if page is not None else lines
 
 
+def line_starts(lines: Sequence[str]) -> list[int]:
+    """Character offset where each line begins in `"\\n".join(lines)` (to map offsets back to lines)."""
+    starts, offset = [], 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    return starts
+
+
+def line_at(starts: Sequence[int], offset: int) -> int:
+    """The 1-based line that holds character `offset`."""
+    return bisect.bisect_right(starts, offset)
+
+
 def paragraphs_of(lines: Sequence[str], markdown: bool = False) -> list[Paragraph]:
     """Split lines into paragraphs.
 

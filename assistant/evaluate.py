@@ -7,7 +7,6 @@ Every metric is deterministic and offline; docs/evaluation.md says what each one
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re
@@ -20,8 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .answer import Answer
-from .documents import Document, Passage
+from .baseline import Baseline
+from .core import Assistant
+from .documents import Document, Passage, line_at, line_starts
 from .errors import ConfigError, DocumentError
+from .index import embedding_model, load_corpus
 from .report import (
     METRICS,
     ItemResult,
@@ -99,20 +101,6 @@ class Case:
     spans: tuple[tuple[Span, ...], ...] = ()  # for each evidence quote, every place it occurs
     line: int = 0
     split: str | None = None
-
-
-def line_starts(lines: Sequence[str]) -> list[int]:
-    """Character offset where each line begins in `"\\n".join(lines)` (to map offsets back to lines)."""
-    starts, offset = [], 0
-    for line in lines:
-        starts.append(offset)
-        offset += len(line) + 1
-    return starts
-
-
-def line_at(starts: Sequence[int], offset: int) -> int:
-    """The 1-based line that holds character `offset`."""
-    return bisect.bisect_right(starts, offset)
 
 
 def locate_quote(quote: str, documents: dict[str, Document]) -> tuple[Span, ...]:
@@ -265,8 +253,6 @@ class Dataset:
             raise ConfigError("Pass k, the number of passages the task retrieves, to score recall@k.")
 
         if embed is None:
-            from .index import embedding_model
-
             embed = embedding_model().embed_documents
         items = []
         for case in tqdm(self.cases, desc=name, unit="q", file=sys.stderr, disable=not progress):
@@ -425,10 +411,6 @@ def run(
 
     split keeps only the gold items of that split ("train" or "test"), before `limit` applies.
     """
-    from .baseline import Baseline
-    from .core import Assistant
-    from .index import load_corpus
-
     if k is not None:
         overrides["top_k"] = k
     assistant = Assistant(settings, **{key: v for key, v in overrides.items() if v is not None})
