@@ -67,6 +67,7 @@ def test_synthetic_corpus_shuffles_the_seed_paragraphs(tiny: Path, tmp_path: Pat
     assert docs[0].read_text() != docs[1].read_text()
 
 
+@pytest.mark.slow  # real MiniLM and Chroma over a small corpus
 def test_script_quick_run_with_the_fake_llm(
     tiny: Path, gold: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -110,6 +111,7 @@ def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp
     assert results["scaling"][0]["rss_mb_peak"] > 100  # measured in its own process
 
 
+@pytest.mark.slow  # real MiniLM and Chroma over a small corpus
 def test_retrieval_sweep_prints_one_row_per_setting(
     seeds: Path, gold: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,6 +127,7 @@ def test_retrieval_sweep_prints_one_row_per_setting(
     assert all(0.0 <= x <= 1.0 for x in recall) and max(recall) > 0  # the three questions' evidence is found
 
 
+@pytest.mark.slow  # real MiniLM and Chroma over a small corpus
 def test_replay_eval_scores_the_same_from_the_cache_without_calling_the_model(
     seeds: Path, gold: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

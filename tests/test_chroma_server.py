@@ -120,6 +120,7 @@ def test_server_mode_indexes_answers_and_forgets(
     assert ensure_index(served).action == "up to date"
 
 
+@pytest.mark.slow  # starts a `chroma run` server
 def test_missing_collection_says_to_index(settings: Settings, chroma_url: str) -> None:
     with pytest.raises(IndexNotReady, match="Run `assistant index` first"):
         open_store(_server_settings(settings, chroma_url, "never-indexed"))
