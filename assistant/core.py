@@ -136,6 +136,9 @@ class Assistant:
                     passages=all_passages(store),
                     k=self.settings.top_k,
                     candidates=self.settings.candidates,
+                    rrf_k=self.settings.rrf_k,
+                    expand=self.settings.expand,
+                    grow_chars=self.settings.grow_chars,
                 )
             return self._retriever
 

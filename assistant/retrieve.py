@@ -22,7 +22,6 @@ from .answer import Retrieved
 from .documents import Passage, Role
 from .lexical import PostingsBM25, ranked
 
-RRF_K = 60
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _STOP = frozenset(
     "a an and are as at be but by did do does for from had has have he her his how i if in into is it its "
@@ -74,7 +73,12 @@ def voice_names(passages: Sequence[Passage]) -> dict[Role, set[str]]:
 
 
 class HybridRetriever(BaseRetriever):
-    """Dense + BM25 retrieval over one Chroma store, as a LangChain retriever for notebook users."""
+    """Dense + BM25 retrieval over one Chroma store, as a LangChain retriever for notebook users.
+
+    `search` runs in steps, each a method: candidates (`_dense`, `_lexical`) → `fuse` (reciprocal rank) →
+    `boost` (the voices asked about) → `pin` (the hit both retrievers agree on stays first) → `grow`
+    (small-to-big, and the cut to `k`). A reranker would reorder the ranking `pin` returns, before `grow`.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -82,6 +86,7 @@ class HybridRetriever(BaseRetriever):
     passages: list[Passage]
     k: int = 6
     candidates: int = 20
+    rrf_k: int = 60  # reciprocal rank fusion: a candidate at rank r scores 1 / (rrf_k + r)
     expand: int = 1  # small-to-big: the best `expand` hits also bring the passage that follows them
     grow_chars: int = 1400  # ... and the ones after it that rank near the top too, up to this size
     _bm25: PostingsBM25 | None = PrivateAttr(default=None)
@@ -121,22 +126,42 @@ class HybridRetriever(BaseRetriever):
         dense = self._dense(question, allowed)
         lexical = self._lexical(question, allowed)
         voices = voices if voices is not None else voices_named(question, self._names)
+        fused = self.fuse(list(dense), lexical)
+        self.boost(fused, voices)
+        order = self.pin(fused, dense, lexical, voices)
+        return self.grow(order, fused, dense, k)
+
+    def fuse(self, *rankings: Sequence[str]) -> dict[str, float]:
+        """Reciprocal rank fusion of ranked passage ids: each ranking adds 1 / (rrf_k + rank) to a passage."""
         fused: dict[str, float] = {}
-        for ranking in (list(dense), lexical):
+        for ranking in rankings:
             for rank, pid in enumerate(ranking):
-                fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        return fused
+
+    def boost(self, fused: dict[str, float], voices: set[Role]) -> None:
+        """Passages in a voice the question names gain what a first rank would give them (in place)."""
         if voices:
             for pid in fused:
                 if self._by_id[pid].role in voices:
-                    fused[pid] += 1.0 / (RRF_K + 1)
+                    fused[pid] += 1.0 / (self.rrf_k + 1)
+
+    def pin(self, fused: dict[str, float], dense: dict[str, float], lexical: list[str], voices: set[Role]) -> list[str]:
+        """The ids best first; the passage both retrievers rank first stays first, whatever voice was asked for.
+
+        Why: both retrievers' first choice is the best evidence there is, whoever wrote it, so steering by voice
+        never moves it down ("does the article say X?" when a commenter said X).
+        """
         order = sorted(fused, key=lambda pid: fused[pid], reverse=True)
         agreed = next(iter(dense), None)
         if voices and lexical and agreed == lexical[0]:
-            # Both retrievers' first choice is the best evidence there is, whoever wrote it: steering by voice
-            # never moves it down ("does the article say X?" when a commenter said X)
             order.remove(agreed)
             order.insert(0, agreed)
             fused[agreed] = max(fused.values())  # scores stay in rank order
+        return order
+
+    def grow(self, order: Sequence[str], fused: dict[str, float], dense: dict[str, float], k: int) -> list[Retrieved]:
+        """The first `k` of `order`; the best `expand` hits grow small-to-big by the passages that follow them."""
         picked: list[str] = []
         grown: dict[str, list[Passage]] = {}  # a grown hit's id -> the passages it is made of, in order
         inside: set[str] = set()

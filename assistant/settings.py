@@ -89,6 +89,17 @@ class Settings(BaseSettings):
         default=6, ge=1, le=50, description="Passages retrieved; the evidence sentences are chosen from them."
     )
     candidates: int = Field(default=20, ge=1, description="Candidates per retriever before fusion.")
+    rrf_k: int = Field(
+        default=60, ge=0, description="Reciprocal rank fusion constant: a candidate at rank r scores 1 / (rrf_k + r)."
+    )
+    expand: int = Field(
+        default=1, ge=0, description="Small-to-big: how many of the best hits also bring the passage after them."
+    )
+    grow_chars: int = Field(
+        default=1400,
+        ge=0,
+        description="A grown hit keeps taking the following passages that rank near the top, up to this size.",
+    )
     chunk_min_chars: int = Field(default=200, description="Short paragraphs are merged up to this size.")
     chunk_max_chars: int = Field(default=700, description="Longer paragraphs are split at sentences.")
     max_question_chars: int = Field(default=2000, description="Longest question accepted.")

@@ -115,12 +115,7 @@ def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp
 def test_retrieval_sweep_prints_one_row_per_setting(
     seeds: Path, gold: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sweep = _script("retrieval_sweep")
-    from assistant import retrieve
-
-    before = retrieve.RRF_K
-    sweep.main(str(gold))  # the seed under the test's own seeds/, three dev questions
-    assert before == retrieve.RRF_K  # restored: other retrievers in this process are untouched
+    _script("retrieval_sweep").main(str(gold))  # the seed under the test's own seeds/, three dev questions
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 27  # RRF_K x small-to-big x grow-to, less the 6 rows where nothing grows
     recall = [float(r.split("|")[4]) for r in rows]
