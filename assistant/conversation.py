@@ -21,7 +21,8 @@ from .answer import Answer
 from .core import Assistant
 from .documents import Document
 from .errors import AssistantError
-from .render import _esc, format_answer, format_draft
+from .evidence import Evidence, Found
+from .render import _esc, format_answer, format_draft, in_words
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,39 @@ def rerender(turns: Sequence[Turn], documents: dict[str, Document], show_passage
             t.reply = format_answer(t.answer, documents, i, show_passages)
 
 
+class Line:
+    """The questions waiting for one model, in order, so a waiting tab can say how many are ahead of it.
+
+    Why not Gradio's own queue position: answers run concurrently (retrieval and refusals need no model), and
+    only the generation waits, behind the model's lock; this counts exactly that wait.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0
+        self._waiting: set[int] = set()
+
+    def join(self) -> int:
+        """Take a ticket (when a question's evidence is ready and it needs the model)."""
+        with self._lock:
+            self._next += 1
+            self._waiting.add(self._next)
+            return self._next
+
+    def leave(self, ticket: int) -> None:
+        """Give the ticket back (the answer is written, failed or stopped)."""
+        with self._lock:
+            self._waiting.discard(ticket)
+
+    def ahead(self, ticket: int) -> int:
+        """How many tickets taken before this one are still held."""
+        with self._lock:
+            return sum(1 for t in self._waiting if t < ticket)
+
+
+LOCAL_MODEL_LINE = Line()  # the local model serves one answer at a time (llm.LlamaCppChat's lock)
+
+
 def stream_reply(
     assistant: Assistant,
     question: str,
@@ -68,11 +102,15 @@ def stream_reply(
     should_stop: Callable[[], bool] = lambda: False,
     tick: float = 0.5,
     sources: Sequence[str] | None = None,
+    line: Line | None = None,
 ) -> Iterator[tuple[str, Answer | None]]:
-    """Yield (message, answer): notes while the models load, the growing draft, then the formatted answer.
+    """Yield (message, answer): notes while the models load, the evidence found, the growing draft under it, then
+    the formatted answer (with any draft sentence that grounding removed shown struck through).
 
     The assistant runs in a worker thread so the page gets a heartbeat even while the model loads or thinks;
-    `waiting()` returns a note while start-up work is still going on; `should_stop()` ends generation early.
+    `waiting()` returns a note while start-up work is still going on; `should_stop()` ends generation early:
+    the worker checks it between tokens and at each heartbeat, and closes the stream, which ends the model's
+    generation loop. `line`, when the model answers one question at a time, says how many are ahead.
     """
     started = time.monotonic()
     while (note := waiting()) is not None:
@@ -82,12 +120,15 @@ def stream_reply(
         time.sleep(tick)
     items: queue.Queue[tuple[str, Any]] = queue.Queue()
     abandoned = threading.Event()  # set when the page stops listening (Stop, closed tab)
+    ticket: list[int] = []
 
     def pump() -> None:
         stream = None
         try:
             stream = assistant.stream(question, history=list(history), sources=sources)
             for item in stream:
+                if isinstance(item, Found) and line is not None:
+                    ticket.append(line.join())
                 items.put(("item", item))
                 if should_stop() or abandoned.is_set():
                     break
@@ -97,31 +138,41 @@ def stream_reply(
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # stops the LLM's generator in the thread that runs it
+            if line is not None and ticket:
+                line.leave(ticket[0])
             items.put(("end", None))
 
     threading.Thread(target=pump, name="assistant-answer", daemon=True).start()
     draft = ""
+    evidence: tuple[Evidence, ...] = ()
+
+    def ahead() -> int:
+        return line.ahead(ticket[0]) if line is not None and ticket and not draft else 0
+
     try:
         while True:
             try:
                 kind, item = items.get(timeout=tick)
             except queue.Empty:
-                yield format_draft(draft, time.monotonic() - started), None
+                yield format_draft(draft, time.monotonic() - started, evidence=evidence, ahead=ahead()), None
                 continue
             if kind == "end":
                 return
             if kind == "error":
                 if isinstance(item, AssistantError):
-                    yield f'<div class="note error">⚠️ {_esc(str(item))}</div>', None
+                    yield f'<div class="note error">⚠️ {_esc(in_words(str(item)))}</div>', None
                 else:
                     log.error("Answering failed", exc_info=item)
                     yield f'<div class="note error">⚠️ Something went wrong: {_esc(repr(item))}</div>', None
                 return
             if isinstance(item, Answer):
                 yield format_answer(item, assistant.documents, turn, show_passages), item
+            elif isinstance(item, Found):
+                evidence = item.evidence
+                yield format_draft(draft, time.monotonic() - started, evidence=evidence, ahead=ahead()), None
             elif isinstance(item, str):
                 draft += item
-                yield format_draft(draft, time.monotonic() - started), None
+                yield format_draft(draft, time.monotonic() - started, evidence=evidence), None
     finally:
         abandoned.set()
 

@@ -14,10 +14,29 @@ from collections.abc import Sequence
 from .answer import ROLE_LABEL, Answer, Citation
 from .cite import REFUSAL_TEXT
 from .documents import Document
+from .evidence import Evidence
 
 WHOLE_DOCUMENT_LINES = 300  # longer documents show a window of lines around the citation
 WINDOW_LINES = 60
 _MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+_SETTING = re.compile(r"\bASSISTANT_[A-Z_]+\b")
+
+
+def in_words(message: str) -> str:
+    """An error as the chat window says it: an environment variable (right for the CLI, meaningless in a browser)
+    is cut out, and a sentence that only says which variable to set gives way to where they are listed."""
+    out, dropped = [], False
+    for sentence in re.split(r"(?<=[.;!?])\s+(?=[A-Z(])", message.strip()):
+        sentence = re.sub(r"\s*\([^()]*ASSISTANT_[A-Z_]+[^()]*\)", "", sentence)
+        if _SETTING.search(sentence):
+            dropped = True
+        else:
+            out.append(sentence)
+    if dropped:
+        out.append("Whoever runs this server can change that: the settings are listed under ⚙ Settings.")
+    return " ".join(out)
 
 
 def _esc(text: str) -> str:
@@ -42,13 +61,34 @@ def _doc_name(documents: dict[str, Document] | None, source: str) -> str:
     """The document's name on a card, shown only when several documents could be meant."""
     if not documents or len(documents) < 2:
         return ""
-    document = documents.get(source)
-    name = (document.title if document is not None else None) or source.rsplit("/", 1)[-1]
+    name = document_name(documents, source)
     return f'<span class="src-doc" title="{_attr(source)}">{_esc(name)}</span>'
 
 
 def _badge(role: str) -> str:
     return f'<span class="badge role-{_attr(role)}">{_esc(ROLE_LABEL.get(role, role))}</span>'
+
+
+def plain(text: str) -> str:
+    """Text without Markdown emphasis marks (`**TREVIK:**` reads as `TREVIK:`), for quotes shown in cards."""
+    return re.sub(r"\*\*|__", "", text)
+
+
+def _who(citation: Citation) -> str:
+    """Who says the cited words, beyond the voice's badge: the comment's handle, the interviewee, or whose words
+    the sentence reports."""
+    parts = []
+    if citation.speaker:
+        parts.append(f'<span class="src-who">{_esc(citation.speaker)}</span>')
+    if citation.quoting and citation.quoting != citation.speaker:
+        parts.append(f'<span class="src-who">reporting {_esc(citation.quoting)}</span>')
+    return "".join(parts)
+
+
+def document_name(documents: dict[str, Document] | None, source: str) -> str:
+    """What a person calls a document: its title, else its file name (never the index's path)."""
+    document = (documents or {}).get(source)
+    return (document.title if document is not None else None) or source.rsplit("/", 1)[-1]
 
 
 # -- messages ---------------------------------------------------------------------------------------------
@@ -93,13 +133,13 @@ def format_sources(answer: Answer, documents: dict[str, Document] | None = None,
     cards = []
     for c in answer.citations:
         section = f'<span class="src-section">{_esc(c.section)}</span>' if c.section else ""
-        context = highlight(paragraph_of((documents or {}).get(c.source), c), c.quote)
+        context = highlight(plain(paragraph_of((documents or {}).get(c.source), c)), plain(c.quote))
         place = _place(documents, c.source, c.line_start, c.line_end)
         cards.append(
             f'<a class="src-card role-{_attr(c.role)}" href="#cite-{turn}-{c.n}" '
-            f'title="Show {_attr(place)} of {_attr(c.source)}">'
+            f'title="Show {_attr(place)} of {_attr(c.title or document_name(documents, c.source))}">'
             f'<span class="src-head"><span class="src-n">[{c.n}]</span>{_doc_name(documents, c.source)}'
-            f'{_badge(c.role)}{section}<span class="src-lines">{_esc(place)}</span></span>'
+            f'{_badge(c.role)}{_who(c)}{section}<span class="src-lines">{_esc(place)}</span></span>'
             f'<span class="src-text">{context}</span></a>'
         )
     return f'<div class="src-cards">{"".join(cards)}</div>' if cards else ""
@@ -127,6 +167,28 @@ def format_passages(answer: Answer, turn: int = 0, documents: dict[str, Document
     )
 
 
+def format_removed(answer: Answer) -> str:
+    """The draft sentences grounding removed or rewrote, struck through with the reason: what was streamed and
+    is no longer in the answer stays visible, so the answer never silently turns into another."""
+    if not answer.removed:
+        return ""
+    rows = []
+    for r in answer.removed:
+        what = "rewritten" if r.replaced_by else "removed"
+        rows.append(f'<li><del>{_esc(r.text)}</del> <span class="why">— {what}: {_esc(r.reason)}</span></li>')
+    n = len(answer.removed)
+    head = f"{n} sentence{'s' if n > 1 else ''} of the draft changed after checking against the document"
+    return f'<div class="removed"><div class="removed-head">{head}:</div><ul>{"".join(rows)}</ul></div>'
+
+
+def was_rewritten(answer: Answer) -> bool:
+    """Whether the question searched for differs from the one asked (not just in case, spaces or punctuation)."""
+    if not answer.standalone_question:
+        return False
+    words = [re.sub(r"[^\w ]", "", " ".join(t.lower().split())) for t in (answer.question, answer.standalone_question)]
+    return words[0] != words[1]
+
+
 def format_answer(
     answer: Answer, documents: dict[str, Document] | None = None, turn: int = 0, show_passages: bool = False
 ) -> str:
@@ -134,7 +196,7 @@ def format_answer(
     rewritten follow-up (collapsed), source cards, and optionally the retrieved passages."""
     known = [c.n for c in answer.citations]
     if answer.error:
-        body = f'<div class="note error">⚠️ {_esc(answer.answer)}</div>'
+        body = f'<div class="note error">⚠️ {_esc(in_words(answer.answer))}</div>'
         show_passages = True  # what retrieval found is all there is to show
     elif answer.refused:
         rest = answer.answer.removeprefix(REFUSAL_TEXT).strip()
@@ -147,10 +209,11 @@ def format_answer(
         body = f'<div class="note refusal"><strong>{_esc(REFUSAL_TEXT)}</strong>{said}</div>'
     else:
         body = link_markers(answer.answer, turn, known)
-    parts = [body]
-    if answer.standalone_question:
+    parts = [body, format_removed(answer)]
+    if was_rewritten(answer):
         parts.append(
-            f'<details class="standalone"><summary>Searched for</summary>{_esc(answer.standalone_question)}</details>'
+            '<details class="standalone"><summary>Searched for</summary>'
+            f"{_esc(answer.standalone_question or '')}</details>"
         )
     sources = format_sources(answer, documents, turn)
     if sources:
@@ -160,19 +223,47 @@ def format_answer(
     return "\n\n".join(p for p in parts if p)
 
 
-def format_draft(draft: str, waited: float, note: str | None = None) -> str:
-    """A message still being written: the growing text and a cursor, or a waiting note with elapsed time."""
+def format_evidence(evidence: Sequence[Evidence]) -> str:
+    """The numbered sentences the answer will rest on, each with who says it and its line, shown while the
+    model writes: the reader sees the grounds first, and the draft's [n] markers point into this list."""
+    if not evidence:
+        return ""
+    rows = []
+    for e in evidence:
+        where = f"line {e.line_start}" if e.line_start == e.line_end else f"lines {e.line_start}–{e.line_end}"
+        who = e.label()
+        rows.append(f'<li value="{e.n}"><span class="ev-who">{_esc(who)} · {where}</span> {_esc(plain(e.text))}</li>')
+    return (
+        f'<details class="evidence" open><summary>Found in the document: {len(rows)} sentences the answer '
+        f"may use</summary><ol>{''.join(rows)}</ol></details>"
+    )
+
+
+def format_draft(
+    draft: str, waited: float, note: str | None = None, evidence: Sequence[Evidence] = (), ahead: int = 0
+) -> str:
+    """A message still being written: the growing text and a cursor, or a waiting note with elapsed time (and
+    the place in line when other questions are ahead for the model), above the evidence found."""
+    found = format_evidence(evidence)
     if draft:
         return (
             f"{_esc(draft.rstrip())} ▌\n\n"
-            '<div class="pending">Writing… each claim is checked against the document when done.</div>'
+            '<div class="pending">Draft: each sentence is checked against the sentences below when done; '
+            "any that is removed stays visible, struck through.</div>" + (f"\n\n{found}" if found else "")
         )
-    what = note or ("Searching the document…" if waited < 2 else "Waiting for the model's first words…")
-    return f'<div class="pending"><span class="spinner"></span>{_esc(what)} {waited:.0f} s</div>'
+    if ahead:
+        what = f"In line for the model: {ahead} question{'s' if ahead > 1 else ''} ahead of yours…"
+    elif note:
+        what = note
+    else:
+        what = "Searching the document…" if waited < 2 and not evidence else "Waiting for the model's first words…"
+    spinner = f'<div class="pending"><span class="spinner"></span>{_esc(what)} {waited:.0f} s</div>'
+    return spinner + (f"\n\n{found}" if found else "")
 
 
 def stopped_reply(reply: str) -> str:
     """A reply stopped mid-way: the draft so far (if any), plainly marked as not checked."""
+    reply = re.sub(r'(\n\n)?<details class="evidence".*?</details>$', "", reply, flags=re.DOTALL)
     draft = re.sub(r'(\n\n)?<div class="pending">.*?</div>$', "", reply, flags=re.DOTALL).removesuffix(" ▌")
     note = "Stopped. This draft was not checked against the document." if draft else "Stopped."
     return (f"{draft}\n\n" if draft else "") + f'<div class="note stopped">{note}</div>'
@@ -232,10 +323,12 @@ def format_document(
         cells = f'<span class="no">{n}</span><span class="tx">{shown}</span>'
         rows.append(f'<div class="{" ".join(classes)}">{cells}</div>')
     window = "" if (first, last) == (1, total) else f" · showing lines {first}–{last} of {total}"
-    title = f'<div class="doc-title">{_esc(document.title)}</div>' if document.title else ""
+    name = document.title or document.source.rsplit("/", 1)[-1]
+    title = f'<div class="doc-title" title="{_attr(document.source)}">{_esc(name)}</div>'
     return (
         f'<div class="doc">{title}<div class="doc-meta">{heading}<span class="src-lines">'
-        f"{_esc(document.source)} · {_esc(document.where(line_start, line_end, dash='–'))}{window}</span></div>"
+        f"{_esc(document.where(line_start, line_end, dash='–'))}{window}</span></div>"
         f'<div class="doc-legend">{_badge("editor")}{_badge("author")}{_badge("commenter")}</div>'
-        f'<div class="doc-body">{"".join(rows)}</div></div>'
+        # focusable, so the lines can be scrolled with the keyboard
+        f'<div class="doc-body" tabindex="0" role="region" aria-label="Document lines">{"".join(rows)}</div></div>'
     )

@@ -22,26 +22,44 @@ from typing import Any
 import gradio as gr
 from pydantic import SecretStr
 
-from .conversation import Turn, chat_messages, history_of, rating_of, rerender, save_feedback, stream_reply
+from .conversation import (
+    LOCAL_MODEL_LINE,
+    Turn,
+    chat_messages,
+    history_of,
+    rating_of,
+    rerender,
+    save_feedback,
+    stream_reply,
+)
 from .core import Assistant
 from .documents import Document
 from .errors import AssistantError, ConfigError
-from .render import DOC_PLACEHOLDER, _badge, _esc, format_document, format_draft, stopped_reply
+from .render import DOC_PLACEHOLDER, _badge, _esc, format_document, format_draft, in_words, stopped_reply
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Each one gets a cited answer from the default local model (tests/test_browser.py asks them all): one per voice
+# and a figure. "What do the commenters think of Trump's plan?" was dropped: the model read a sarcastic comment
+# literally; a question the document does not answer is no example (a chip must show what works).
 EXAMPLES = [
     "Why does the author think the split will backfire?",
     "How does China view Trump's peace talks with Russia?",
-    "What do the commenters think of Trump's plan?",
-    "What did the US and Russia agree on at the Saudi Arabia talks?",  # the document doesn't say: a refusal
+    "What does a reader say about where Russia sits on the map?",
+    "How much trade did China and Russia do in 2024?",
 ]
 BACKENDS = {
     "local": "Local model (llama.cpp, offline)",
     "openai": "OpenAI-compatible server",
     "fake": "Extractive demo (no LLM)",
 }
+SEND, STOP = "Send", "Stop"  # the buttons' visible text is their accessible name
+SERVER_HELP = (
+    "**Server settings** (for whoever runs it; set before `assistant serve`): `ASSISTANT_LLM` (local, openai), "
+    "`ASSISTANT_OPENAI_BASE_URL`, `ASSISTANT_MODEL_PATH`, `ASSISTANT_N_CTX`, `ASSISTANT_TOP_K`, "
+    "`ASSISTANT_EVIDENCE_SENTENCES`, `ASSISTANT_MAX_QUESTION_CHARS`; the README's Settings section lists them all."
+)
 _REQUEST = re.compile(r"^(cite|passage)-(\d+)-(\d+)")
 
 
@@ -115,12 +133,15 @@ class Warmup:
         self.start()
         return f"Getting ready: {self.step}…"
 
-    def note(self) -> str:
-        """The status line at the top of the page."""
+    def note(self, backend: str | None = None) -> str:
+        """The status line at the top of the page; `backend` is the one this tab chose under Settings."""
         if self.error:
-            return f'<div class="status error">⚠️ {_esc(self.error)}</div>'
+            return f'<div class="status error">⚠️ {_esc(in_words(self.error))}</div>'
         if self.done:
-            return f'<div class="status ready">Ready · {_esc(self.summary)}</div>'
+            summary = self.summary
+            if backend:
+                summary = re.sub(r"answers by: .*$", f"answers by: {BACKENDS.get(backend, backend)}", summary)
+            return f'<div class="status ready">Ready · {_esc(summary)}</div>'
         waited = time.monotonic() - (self._started or time.monotonic())
         return (
             f'<div class="status loading"><span class="spinner"></span>Getting ready: {_esc(self.step)}… '
@@ -219,10 +240,10 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         if turns and not turns[-1].done:
             gr.Warning("Still answering the last question: wait for it, or press Stop.")
             return gr.Textbox(), chat_messages(turns), turns
-        if not question:
-            return gr.Textbox(value=""), chat_messages(turns), turns
+        if not question:  # an empty Enter changes nothing on the page
+            return gr.skip(), gr.skip(), gr.skip()
         turns = [*turns, Turn(question, reply=format_draft("", 0))]
-        return gr.Textbox(value="", submit_btn=False, stop_btn=True), chat_messages(turns), turns
+        return gr.Textbox(value="", submit_btn=False, stop_btn=STOP), chat_messages(turns), turns
 
     def add_example(turns: list[Turn], evt: gr.SelectData) -> tuple[Any, list[dict[str, str]], list[Turn]]:
         value = evt.value.get("text") if isinstance(evt.value, dict) else evt.value
@@ -230,8 +251,9 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
 
     def answer_turn(
         turns: list[Turn], backend: str, url: str, top_k: float, show_passages: bool, only: list[str] | None
-    ) -> Iterator[tuple[list[dict[str, str]], list[Turn]]]:
+    ) -> Iterator[tuple[Any, Any]]:
         if not turns or turns[-1].started:
+            yield gr.skip(), gr.skip()  # nothing new to answer (an empty Enter): the conversation stays as it is
             return
         turn, index = turns[-1], len(turns) - 1
         turn.started = True
@@ -246,13 +268,14 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
                 waiting=warm.waiting,
                 should_stop=lambda: turn.stopped,
                 sources=list(only or []) or None,
+                line=LOCAL_MODEL_LINE if chosen.settings.llm == "local" else None,
             ):
                 if turn.stopped:  # Stop already wrote this turn's last word
                     return
                 turn.reply, turn.answer = reply, answer or turn.answer
                 yield chat_messages(turns), turns
         except AssistantError as exc:
-            turn.reply = f'<div class="note error">⚠️ {_esc(str(exc))}</div>'
+            turn.reply = f'<div class="note error">⚠️ {_esc(in_words(str(exc)))}</div>'
             yield chat_messages(turns), turns
         finally:
             turn.done = True
@@ -264,7 +287,7 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         return idle_box(), chat_messages(turns), turns
 
     def idle_box() -> Any:
-        return gr.Textbox(submit_btn=True, stop_btn=False)
+        return gr.Textbox(submit_btn=SEND, stop_btn=False)
 
     def show_source(request: str, turns: list[Turn]) -> str:
         match = _REQUEST.match(request or "")
@@ -324,14 +347,20 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         rerender(turns, documents(), show_passages)
         return chat_messages(turns), turns
 
-    def clear(turns: list[Turn]) -> tuple[list[Turn], str, Any]:
+    def clear(turns: list[Turn]) -> tuple[list[Turn], str, Any, list[Turn], Any]:
         for t in turns:
-            t.stopped = True  # an answer still streaming must not bring the old conversation back
-        return [], DOC_PLACEHOLDER, idle_box()
+            if not t.done:  # an answer still streaming must not bring the old conversation back
+                t.stopped = t.done = True
+                t.reply = stopped_reply(t.reply)
+        return [], DOC_PLACEHOLDER, idle_box(), turns, gr.Button(visible=bool(turns))
 
-    def status() -> tuple[str, Any, Any]:
+    def undo_clear(cleared: list[Turn], turns: list[Turn]) -> tuple[list[dict[str, str]], list[Turn], list[Turn], Any]:
+        restored = [*cleared, *turns]
+        return chat_messages(restored), restored, [], gr.Button(visible=False)
+
+    def status(backend: str | None = None) -> tuple[str, Any, Any]:
         warm.start()
-        return warm.note(), gr.Timer(active=not warm.done), document_choices()
+        return warm.note(backend), gr.Timer(active=not warm.done), document_choices()
 
     with gr.Blocks(title="Ask the document", analytics_enabled=False) as app:
         turns = gr.State([])
@@ -357,7 +386,8 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
             show_passages = gr.Checkbox(
                 False, label="Show the retrieved passages under each answer", elem_id="show-passages"
             )
-        with gr.Row(equal_height=False):
+            gr.Markdown(SERVER_HELP, elem_id="server-help")
+        with gr.Row(equal_height=False, elem_id="top"):
             gr.HTML(
                 "<h1>Ask the document</h1><p>Answers quote the exact lines they come from and say whose "
                 "words they are: the editor's, the article author's or a reader's.</p>",
@@ -388,18 +418,21 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
                     feedback_options=("Like", "Dislike"),
                 )
                 box = gr.Textbox(
+                    label="Your question",
                     show_label=False,
                     placeholder="Ask a question about the document…",
                     elem_id="question",
-                    submit_btn=True,
+                    submit_btn=SEND,
                     stop_btn=False,
                     lines=1,
                     max_lines=6,
                 )
+                undo = gr.Button("↶ Undo clear", size="sm", visible=False, elem_id="undo-clear")
             with gr.Column(scale=2, min_width=320):
-                gr.Markdown("#### Source", elem_id="doc-heading")
+                gr.Markdown("## Source", elem_id="doc-heading")
                 panel = gr.HTML(DOC_PLACEHOLDER, elem_id="doc-panel")
         request = gr.Textbox(visible="hidden", elem_id="doc-request")
+        cleared = gr.State([])
         go = gr.Button("Show source", visible="hidden", elem_id="doc-request-go")
         timer = gr.Timer(1.0)
 
@@ -411,16 +444,19 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         picked_answer = picked.then(answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4)
         picked_answer.then(idle_box, None, box, queue=False)
         box.stop(stop, [turns], [box, chatbot, turns], cancels=[typed_answer, picked_answer], queue=False)
-        chatbot.clear(clear, [turns], [turns, panel, box], queue=False)
+        chatbot.clear(clear, [turns], [turns, panel, box, cleared, undo], queue=False)
+        undo.click(undo_clear, [cleared, turns], [chatbot, turns, cleared, undo], queue=False)
+        typed.then(lambda: gr.Button(visible=False), None, undo, queue=False)
         chatbot.like(feedback, [turns, backend, top_k], None)
         go.click(show_source, [request, turns], panel, queue=False, show_progress="hidden").then(
             None, None, None, js=SCROLL_JS
         )
         open_settings.click(lambda: gr.Sidebar(open=True), None, sidebar, queue=False)
         backend.change(lambda b: gr.Textbox(visible=b == "openai"), backend, url, queue=False)
+        backend.change(status, backend, [note, timer, only], queue=False, show_progress="hidden")
         show_passages.change(toggle_passages, [turns, show_passages], [chatbot, turns], queue=False)
-        timer.tick(status, None, [note, timer, only], queue=False, show_progress="hidden")
-        app.load(status, None, [note, timer, only], queue=False, show_progress="hidden")
+        timer.tick(status, backend, [note, timer, only], queue=False, show_progress="hidden")
+        app.load(status, backend, [note, timer, only], queue=False, show_progress="hidden")
         only.focus(document_choices, None, only, queue=False, show_progress="hidden")  # files added while running
     return app
 

@@ -28,7 +28,7 @@ from assistant.ui import EXAMPLES
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
+ARTIFACTS = ROOT / "tests" / "artifacts"  # docs/screenshots/ui-*.png are copies of some of these
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -288,6 +288,137 @@ def test_settings_apply_to_this_tab_only(browser: Any, server: Server) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_enter_on_an_empty_box_keeps_the_conversation(page: Any, server: Server) -> None:
+    _open(page, server.url)
+    _ask(page, BACKFIRE, 1)
+    before = page.locator("#chat").inner_text()
+    page.fill("#question textarea", "")
+    page.press("#question textarea", "Enter")
+    time.sleep(2)  # long enough for any event the Enter set off to come back
+    assert page.locator("#chat .user-row").count() == 1 and page.locator("#chat .bot-row").count() == 1
+    assert page.locator("#chat").inner_text() == before
+
+
+# Whether the last question is inside the chat's scrolled viewport and inside the window.
+_LAST_QUESTION_SEEN = """() => {
+  const rows = document.querySelectorAll('#chat .user-row');
+  const last = rows[rows.length - 1].getBoundingClientRect();
+  const chat = document.querySelector('#chat .bubble-wrap').getBoundingClientRect();
+  return last.top >= chat.top - 1 && last.bottom <= chat.bottom + 1 && last.top >= 0 && last.bottom <= innerHeight;
+}"""
+
+
+def test_a_new_question_scrolls_into_view(page: Any, server: Server) -> None:
+    _open(page, server.url)
+    for n, question in enumerate([BACKFIRE, "How does China view Trump's peace talks with Russia?"], start=1):
+        _ask(page, question, n)
+    page.evaluate("() => { document.querySelector('#chat .bubble-wrap').scrollTop = 0; }")  # read an old answer
+    page.fill("#question textarea", "What do the commenters think of the plan?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('#chat .user-row').length === 3")
+    page.wait_for_function(_LAST_QUESTION_SEEN, timeout=5_000)
+
+
+def test_clear_can_be_undone_and_the_status_names_this_tabs_backend(page: Any, server: Server) -> None:
+    _open(page, server.url)
+    _ask(page, BACKFIRE, 1)
+    page.locator("#chat button[aria-label='Clear']").click()
+    page.wait_for_selector("#chat button.example")
+    page.get_by_role("button", name="↶ Undo clear").click()
+    page.wait_for_function("() => document.querySelectorAll('#chat .user-row').length === 1")
+    assert page.locator("#chat .user-row").inner_text().strip() == BACKFIRE
+    page.click("#open-settings")
+    page.locator("#backend").get_by_text("OpenAI-compatible server").click()
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('OpenAI-compatible server')")
+
+
+# Elements the Tab key reached, as "inside the closed sidebar" flags.
+_FOCUS_IN_SIDEBAR = """() => {
+  const el = document.activeElement;
+  const sidebar = document.querySelector('.sidebar');
+  return !!(el && el.closest('.sidebar-content') && !sidebar.classList.contains('open'));
+}"""
+
+
+def test_accessible_names_keyboard_and_axe(page: Any, server: Server) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    _open(page, server.url)
+    assert page.get_by_role("textbox", name="Your question").count() == 1
+    assert page.get_by_role("button", name="Send").count() == 1
+    answer = _ask(page, BACKFIRE, 1)
+    labels = page.locator("#chat [aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert labels and not any("<" in label for label in labels)  # an answer's label is its text, not its HTML
+    size = answer.locator(".badge").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 12
+    answer.locator("a.src-card").first.click()
+    page.wait_for_selector("#doc-panel .ln.hl mark")
+    page.focus("#question textarea")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        assert not page.evaluate(_FOCUS_IN_SIDEBAR), "Tab walked into the closed settings sidebar"
+    results = Axe().run(page)
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == []
+
+
+# The page's and the document panel's widths: nothing may be wider than its box (no sideways scrolling).
+_WIDTHS = """() => {
+  const panel = document.querySelector('#doc-panel');
+  return [document.documentElement.scrollWidth, innerWidth, panel.scrollWidth, panel.clientWidth];
+}"""
+# Elements inside the page that scroll on their own (a second scroll area).
+_NESTED_SCROLL = """() => [...document.querySelectorAll('#chat *, #doc-panel *')].filter(e => {
+  const s = getComputedStyle(e).overflowY;
+  return (s === 'auto' || s === 'scroll') && e.scrollHeight > e.clientHeight + 2;
+}).map(e => e.className)"""
+
+
+def test_phone_shows_the_question_box_without_scrolling_and_one_scroll_area(browser: Any, server: Server) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _open(page, server.url)
+        box = page.locator("#question textarea").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844  # above the fold on load
+        header = page.locator("#header h1").bounding_box()
+        assert header is not None and header["width"] >= 200  # not squeezed into a narrow column
+        _shot(page, "phone-0-first-visit")
+        answer = _ask(page, BACKFIRE, 1)
+        answer.locator("a.src-card").first.click()
+        page.wait_for_selector("#doc-panel .ln.hl mark")
+        time.sleep(0.8)
+        width, inner, panel, panel_box = page.evaluate(_WIDTHS)
+        assert width <= inner and panel <= panel_box
+        assert page.evaluate(_NESTED_SCROLL) == []
+        _shot(page, "phone-1-source")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        _ask(page, "How does China view Trump's peace talks with Russia?", 2)
+        box = page.locator("#question textarea").bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844  # stays on screen
+        _shot(page, "phone-2-answer")
+    finally:
+        context.close()
+
+
+def test_desktop_panel_does_not_scroll_sideways_and_follows_a_resize(page: Any, server: Server) -> None:
+    _open(page, server.url)
+    answer = _ask(page, BACKFIRE, 1)
+    answer.locator("a.src-card").first.click()
+    page.wait_for_selector("#doc-panel .ln.hl mark")
+    page.wait_for_function(_HIGHLIGHT_VISIBLE)
+    width, inner, panel, panel_box = page.evaluate(_WIDTHS)
+    assert width <= inner and panel <= panel_box
+    page.set_viewport_size({"width": 1000, "height": 700})
+    page.wait_for_function(_HIGHLIGHT_VISIBLE, timeout=5_000)  # the lines shown still match the header
+    _shot(page, "fake-5-after-resize")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from assistant import Answer, Assistant, Citation, ConfigError, Passage, Retrieved, Settings, conversation, render, ui
+from assistant.answer import Removed
 from assistant.cite import REFUSAL_TEXT
 from assistant.documents import Document, load_document
+from assistant.evidence import Evidence, Found
 
 SOURCE = "seeds/000_b8aa54d3edd41c2c.txt"
 QUOTE = (
@@ -114,6 +116,72 @@ def test_rewritten_follow_up_is_collapsed() -> None:
     assert "<details open" not in html
 
 
+def test_a_question_searched_as_asked_shows_no_rewrite() -> None:
+    same = _answer(standalone_question="why does the AUTHOR think  the split will backfire")
+    assert not render.was_rewritten(same) and "standalone" not in render.format_answer(same)
+    assert render.was_rewritten(_answer(standalone_question="Why does the editor think so?"))
+
+
+def test_sentences_grounding_removed_stay_visible_struck_through_with_the_reason() -> None:
+    removed = [
+        Removed("Bananas are yellow.", "no sentence of the document supports it"),
+        Removed("The author says <b>X</b>.", "the speaker was corrected", "A commenter says X."),
+    ]
+    html = render.format_answer(_answer(removed=removed))
+    assert "2 sentences of the draft changed after checking against the document" in html
+    assert '<del>Bananas are yellow.</del> <span class="why">— removed: no sentence of the document supports it' in html
+    assert (
+        "<del>The author says &lt;b&gt;X&lt;/b&gt;.</del>" in html and "— rewritten: the speaker was corrected" in html
+    )
+    assert html.index("Russia depends on China") < html.index('class="removed"') < html.index("src-cards")
+    assert "removed" not in render.format_answer(_answer())
+
+
+def _found() -> Found:
+    passage = _passage(38, 39, "commenter")
+    return Found(
+        (
+            Evidence(1, "**Shhhh** the plan is a SECRET!", passage, 39, 39, "reader comment by Yankee", None, 0.7),
+            Evidence(2, "Trump told Fox News: “…”", _passage(7, 7), 7, 7, "article author", "Trump", 0.6),
+        )
+    )
+
+
+def test_the_evidence_is_shown_numbered_with_speaker_and_line_while_waiting_and_drafting() -> None:
+    waiting = render.format_draft("", 3, evidence=_found().evidence)
+    assert "Waiting for the model's first words… 3 s" in waiting
+    assert "Found in the document: 2 sentences the answer may use" in waiting
+    assert '<li value="1"><span class="ev-who">reader comment by Yankee · line 39</span> Shhhh the plan' in waiting
+    assert "article author, reporting what Trump said · line 7" in waiting
+    drafting = render.format_draft("The plan [1] ", 5, evidence=_found().evidence)
+    assert drafting.startswith("The plan [1] ▌") and drafting.index("▌") < drafting.index('class="evidence"')
+    assert render.format_draft("", 5, ahead=2).count("In line for the model: 2 questions ahead of yours") == 1
+
+
+def test_cards_name_the_speaker_and_show_quotes_without_markdown_marks(doc: Document) -> None:
+    cited = [
+        Citation(1, SOURCE, 39, 39, "commenter", None, "**Shhhh**…the plan", speaker="Yankee"),
+        Citation(2, SOURCE, 7, 7, "author", None, "Trump told Fox News", quoting="Trump"),
+    ]
+    html = render.format_sources(_answer(citations=cited), {SOURCE: doc})
+    assert '<span class="badge role-commenter">reader comment</span><span class="src-who">Yankee</span>' in html
+    assert '<span class="src-who">reporting Trump</span>' in html
+    assert "**" not in html and "<mark>Shhhh…the plan</mark>" in html
+
+
+def test_errors_in_the_window_say_what_to_do_in_words() -> None:
+    cli = "The backend (openai) failed: refused. Check ASSISTANT_LLM / ASSISTANT_OPENAI_BASE_URL. Passages are below."
+    said = render.in_words(cli)
+    assert "ASSISTANT_" not in said and said.startswith("The backend (openai) failed: refused. Passages are below.")
+    assert "⚙ Settings" in said
+    assert render.in_words("Too long; the limit is 9 (ASSISTANT_MAX_QUESTION_CHARS). Ask less.") == (
+        "Too long; the limit is 9. Ask less."
+    )
+    assert render.in_words("Enter a URL.") == "Enter a URL."
+    html = render.format_answer(_answer(answer=cli, error=cli, citations=[]))
+    assert "ASSISTANT_" not in html and "ASSISTANT_LLM" in ui.SERVER_HELP
+
+
 def test_retrieved_passages_on_request_link_into_the_document() -> None:
     html = render.format_answer(_answer(), show_passages=True, turn=2)
     assert "2 passages retrieved · answered in 1.5 s" in html
@@ -125,6 +193,7 @@ def test_document_panel_highlights_the_cited_lines_and_marks_the_quote(doc: Docu
     hits = re.findall(r'<div class="ln r-author hl"><span class="no">(\d+)</span>', html)
     assert hits == ["35"]
     assert f"<mark>{QUOTE}</mark>" in html and doc.title and doc.title in html
+    assert f'<div class="doc-title" title="{SOURCE}">{doc.title}</div>' in html and f">{SOURCE}" not in html
     assert 'class="ln r-editor"><span class="no">1<' in html  # every line shows whose words it is
     assert 'class="ln r-commenter"' in html and "line 35" in html
 
@@ -173,14 +242,27 @@ class _Scripted:
             self.closed = True
 
 
-def test_stream_reply_shows_the_draft_then_the_grounded_answer() -> None:
-    fake = _Scripted(["Russia ", "depends ", "[1]."], _answer())
+def test_stream_reply_shows_the_evidence_then_the_draft_then_the_grounded_answer() -> None:
+    fake = _Scripted([_found(), "Russia ", "depends ", "[1]."], _answer())  # type: ignore[list-item]
     steps = list(conversation.stream_reply(fake, "q", [("earlier", "reply")], turn=1))  # type: ignore[arg-type]
     texts = [text for text, _ in steps]
-    assert any("Russia depends ▌" in t for t in texts) and "Writing…" in texts[1]
+    assert "Found in the document: 2 sentences" in texts[0] and "▌" not in texts[0]  # evidence before any token
+    assert any("Russia depends ▌" in t and "reader comment by Yankee" in t for t in texts)
+    assert "checked against the sentences below" in texts[1]
     final, answer = steps[-1]
     assert answer is not None and 'href="#cite-1-1"' in final and "▌" not in final
     assert fake.calls == [("q", [("earlier", "reply")])]
+
+
+def test_a_waiting_question_is_told_how_many_are_ahead_of_it() -> None:
+    line = conversation.Line()
+    first = line.join()
+    fake = _Scripted([_found(), "x"], _answer(), pause=0.3)  # type: ignore[list-item]
+    steps = conversation.stream_reply(fake, "q", [], tick=0.05, line=line)  # type: ignore[arg-type]
+    seen = [text for text, _ in steps]
+    assert any("In line for the model: 1 question ahead of yours" in t for t in seen)
+    line.leave(first)
+    assert line.ahead(first + 1) == 0 and line.ahead(line.join()) == 0  # every ticket was given back
 
 
 def test_stream_reply_limits_the_search_to_the_chosen_documents() -> None:
@@ -219,9 +301,10 @@ def test_stream_reply_sends_a_heartbeat_while_waiting() -> None:
 
 
 def test_stream_reply_turns_errors_into_a_message() -> None:
-    fake = _Scripted([], ConfigError("Set ASSISTANT_OPENAI_BASE_URL."))
+    fake = _Scripted([], ConfigError("No server answered. Set ASSISTANT_OPENAI_BASE_URL."))
     (text, answer), *_ = list(conversation.stream_reply(fake, "q", []))  # type: ignore[arg-type]
-    assert answer is None and 'class="note error"' in text and "ASSISTANT_OPENAI_BASE_URL" in text
+    assert answer is None and 'class="note error"' in text and "No server answered." in text
+    assert "ASSISTANT_" not in text  # the variable is named in the settings panel, not in the chat
 
 
 def test_stop_closes_the_assistant_stream() -> None:
@@ -338,3 +421,4 @@ def test_start_up_reports_progress_then_what_is_ready(settings: Settings) -> Non
     warm._thread.join(120)  # type: ignore[union-attr]
     assert warm.done and warm.error is None
     assert re.search(r"Ready · 1 document · \d+ passages · answers by: Extractive demo", warm.note())
+    assert warm.note("openai").endswith("answers by: OpenAI-compatible server</div>")  # this tab's choice
