@@ -8,7 +8,6 @@ Every metric is deterministic and offline; docs/evaluation.md says what each one
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from collections import Counter
@@ -23,6 +22,7 @@ from .baseline import Baseline
 from .core import Assistant
 from .documents import Document, Passage, line_at, line_starts
 from .errors import ConfigError, DocumentError
+from .evidence import cosine
 from .index import embedding_model, load_corpus
 from .report import (
     METRICS,
@@ -364,13 +364,6 @@ def token_f1(prediction: str, reference: str) -> float:
         return 0.0
     precision, recall = same / len(pred), same / len(ref)
     return 2 * precision * recall / (precision + recall)
-
-
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity of two vectors (0 when either is zero)."""
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
 
 
 def score_answer(ctx: Context) -> dict[str, float | None]:

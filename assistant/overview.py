@@ -9,13 +9,13 @@ selection is computed once per index from the stored embeddings, so these questi
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .answer import Citation, Retrieved
 from .documents import Passage, Role
+from .evidence import cosine
 
 _OUTLINE = re.compile(
     r"\b(section (headings?|titles?|names)|headings|(list|what are) (the )?sections|outline|table of contents|"
@@ -46,12 +46,6 @@ def kind_of(question: str) -> str | None:
     return None
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
-
-
 def _centroid(vectors: Sequence[Sequence[float]]) -> list[float]:
     return [sum(col) / len(vectors) for col in zip(*vectors, strict=True)]
 
@@ -76,7 +70,7 @@ class Overview:
             for section in sections:
                 members = [p for p in pool if p.section == section]
                 centre = _centroid([self.vectors[p.id] for p in members])
-                chosen.append(max(members, key=lambda p: _cosine(self.vectors[p.id], centre)))
+                chosen.append(max(members, key=lambda p: cosine(self.vectors[p.id], centre)))
             if len(chosen) > limit:
                 chosen = chosen[:limit]
         else:
@@ -84,8 +78,8 @@ class Overview:
             while len(chosen) < min(limit, len(pool)):
 
                 def mmr(p: Passage) -> float:
-                    near = max((_cosine(self.vectors[p.id], self.vectors[c.id]) for c in chosen), default=0.0)
-                    return 0.6 * _cosine(self.vectors[p.id], centre) - 0.4 * near
+                    near = max((cosine(self.vectors[p.id], self.vectors[c.id]) for c in chosen), default=0.0)
+                    return 0.6 * cosine(self.vectors[p.id], centre) - 0.4 * near
 
                 chosen.append(max((p for p in pool if p not in chosen), key=mmr))
         order = {p.id: i for i, p in enumerate(self.passages)}
