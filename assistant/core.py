@@ -33,7 +33,7 @@ from .index import (
     Corpus,
     IndexReport,
     all_passages,
-    embedding_model,
+    embed_sentences,
     ensure_index,
     index_version,
     join_served,
@@ -202,8 +202,7 @@ class Assistant:
         """The numbered sentences the model is given: closest to the question, or covering a voice for a summary."""
         if question.kind == "summary":
             return leading(retrieved, self.documents, limit=max(self.settings.evidence_sentences, 10))
-        embed = embedding_model().embed_documents
-        return select(question.standalone, retrieved, self.documents, embed, self.settings.evidence_sentences)
+        return select(question.standalone, retrieved, self.documents, embed_sentences, self.settings.evidence_sentences)
 
     def standalone(self, question: str, history: History) -> str:
         """The model's rewrite of a follow-up into a question that stands alone (`read_question` vets it)."""
@@ -296,7 +295,7 @@ class Assistant:
             draft,
             turn.evidence,
             self.documents,
-            embedding_model().embed_documents,
+            embed_sentences,  # the evidence sentences' vectors are known from `select`
             self.settings.support_threshold,
             None if summary else self.settings.max_sentences,
         )

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -68,6 +69,33 @@ def embedding_model() -> Embeddings:
         )
     except Exception as exc:  # the loader raises many types; all mean the same to the user
         raise ModelUnavailable(f"Could not load the embedding model from {path}: {exc}") from exc
+
+
+#: Sentence vectors kept by `embed_sentences` (least recently used dropped first): ~6 MiB at 4,096.
+SENTENCE_VECTORS = 4096
+_SENTENCES: OrderedDict[str, list[float]] = OrderedDict()
+_SENTENCES_LOCK = threading.Lock()
+
+
+def embed_sentences(texts: list[str]) -> list[list[float]]:
+    """MiniLM vectors of sentences, each distinct text embedded once per process (an `Embed` function).
+
+    Why: evidence selection embeds the ~35 sentences of the retrieved passages at every question, and
+    grounding embeds the chosen ones again after the answer; the same passages come back across questions,
+    so most of those vectors are already known. Measured in docs/performance.md.
+    """
+    with _SENTENCES_LOCK:
+        known = {t: _SENTENCES[t] for t in texts if t in _SENTENCES}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        known.update(zip(missing, embedding_model().embed_documents(missing), strict=True))
+    with _SENTENCES_LOCK:
+        for text in dict.fromkeys(texts):
+            _SENTENCES[text] = known[text]
+            _SENTENCES.move_to_end(text)
+        while len(_SENTENCES) > SENTENCE_VECTORS:
+            _SENTENCES.popitem(last=False)
+    return [known[t] for t in texts]
 
 
 def chroma_settings() -> Any:
