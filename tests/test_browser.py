@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from assistant.cite import claims_of, is_refusal
 from assistant.probes import free_port
 from assistant.ui import EXAMPLES
 
@@ -452,17 +453,106 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from _serve(tmp_path_factory.mktemp("ui-local"), "local")
 
 
+# Records, for the latest reply: the last draft shown (text before the cursor), when the first draft text came,
+# and whether the evidence was on the page before it.
+_RECORD = """() => {
+  window.__draft = ''; window.__firstDraftAt = null; window.__evidenceFirst = null; window.__sawEvidence = false;
+  window.__askedAt = performance.now();
+  if (window.__rec) window.__rec.disconnect();
+  window.__rec = new MutationObserver(() => {
+    const rows = document.querySelectorAll('#chat .bot-row');
+    const row = rows[rows.length - 1];
+    if (!row) return;
+    const text = row.innerText, at = text.indexOf('▌');
+    if (at >= 0) {
+      if (window.__firstDraftAt === null) {
+        window.__firstDraftAt = performance.now();
+        window.__evidenceFirst = window.__sawEvidence;
+      }
+      window.__draft = text.slice(0, at);
+    }
+    if (row.querySelector('details.evidence li')) window.__sawEvidence = true;
+  });
+  window.__rec.observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+# The final answer's own text: without the struck-through block, the cards and the collapsed details.
+_ANSWER_TEXT = """(row) => {
+  const copy = row.cloneNode(true);
+  copy.querySelectorAll('.removed, .src-cards, details').forEach((e) => e.remove());
+  return copy.innerText;
+}"""
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"\[\d+(?:,\s*\d+)*\]|[^\w]+", " ", text.lower()).split())
+
+
+def _first_text_s(page: Any) -> float:
+    return float(page.evaluate("(window.__firstDraftAt - window.__askedAt) / 1000"))
+
+
+def _what_streamed_stays(page: Any, answer: Any) -> None:
+    """Every sentence of the draft the page showed is in the final answer, or shown struck through."""
+    draft = page.evaluate("window.__draft")
+    assert draft.strip(), "no streamed draft was shown"
+    assert page.evaluate("window.__evidenceFirst") is True, "the evidence was not shown before the draft"
+    final = _words(answer.evaluate(_ANSWER_TEXT))
+    struck = [_words(t) for t in answer.locator(".removed del").all_inner_texts()]
+    for claim in claims_of(draft):
+        if is_refusal(claim.text):
+            continue
+        said = _words(claim.text)
+        assert said in final or any(said in t for t in struck), f"{claim.text!r} vanished without a mark"
+
+
 @pytest.mark.slow
-def test_real_local_model_answer_with_sources(page: Any, local_server: Server) -> None:
-    _open(page, local_server.url, ready_timeout_s=600)
-    page.evaluate(_WATCH)
-    answer = _ask(page, BACKFIRE, 1, timeout_s=900)
-    assert page.evaluate("window.__sawDraft"), "no streamed draft was shown"
-    ranges = _check_cards(answer)
-    assert all(end >= start for start, end in ranges)
-    assert "article author" in answer.locator("a.src-card .badge").all_inner_texts()
-    _shot(page, "local-1-answer")
-    answer.locator("a.src-card").first.click()
-    page.wait_for_selector("#doc-panel .ln.hl mark")
-    time.sleep(0.8)  # let the panel finish scrolling
-    _shot(page, "local-2-answer-and-source")
+def test_real_local_model_answers_every_example_chip_and_stop_ends_generation(
+    browser: Any, local_server: Server
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        _open(page, local_server.url, ready_timeout_s=600)
+        page.evaluate(_RECORD)
+        page.fill("#question textarea", BACKFIRE)
+        page.press("#question textarea", "Enter")
+        page.wait_for_function("() => window.__firstDraftAt !== null", timeout=900_000)
+        first_text = [_first_text_s(page)]
+        _shot(page, "local-1-streaming")
+        page.get_by_role("button", name="Stop").click()  # the stop button's accessible name
+        page.locator("#chat .bot-row").first.locator(".note.stopped").wait_for()
+        assert not page.locator("#chat .message-buttons").first.is_visible()  # no thumbs on a stopped reply
+        page.get_by_role("button", name="Send").wait_for()
+        page.evaluate(_RECORD)
+        page.fill("#question textarea", EXAMPLES[1])
+        page.press("#question textarea", "Enter")
+        page.wait_for_function("() => document.querySelectorAll('#chat .user-row').length === 2", timeout=10_000)
+        page.wait_for_function("() => window.__firstDraftAt !== null", timeout=900_000)
+        after_stop = _first_text_s(page)
+        page.wait_for_function(_FINISHED, arg=2, timeout=900_000)
+
+        for i, example in enumerate(EXAMPLES):
+            _open(page, local_server.url)
+            page.evaluate(_RECORD)
+            page.locator("#chat button.example").nth(i).click()
+            page.wait_for_function(_FINISHED, arg=1, timeout=900_000)
+            answer = page.locator("#chat .bot-row").first
+            assert page.locator("#chat .user-row").first.inner_text().strip() == example
+            assert answer.locator(".note.refusal").count() == 0, f"{example!r} was refused"
+            assert answer.locator("a.cite-ref").count() >= 1
+            _check_cards(answer)
+            _what_streamed_stays(page, answer)
+            first_text.append(_first_text_s(page))
+            if i == 0:
+                _shot(page, "local-2-answer")
+                answer.locator("a.src-card").first.click()
+                page.wait_for_selector("#doc-panel .ln.hl mark")
+                time.sleep(0.8)  # let the panel finish scrolling
+                _shot(page, "local-3-answer-and-source")
+
+        typical = sorted(first_text)[len(first_text) // 2]
+        # Generation left running after Stop would add the rest of a 256-token answer (tens of seconds here).
+        assert after_stop <= 1.5 * typical + 10, (after_stop, first_text)
+    finally:
+        context.close()
