@@ -201,6 +201,7 @@ def test_document_text_reaches_the_llm_only_as_delimited_data(injected: Settings
         assert c.quote in document.text_of(c.line_start, c.line_end)
 
 
+@pytest.mark.slow  # the real MiniLM chooses the evidence
 def test_document_text_cannot_forge_the_prompt_structure(settings: Settings) -> None:
     document = load_document(INJECTION, INJECTION.parent)
     forged = dataclasses.replace(
