@@ -183,7 +183,7 @@ class Assistant:
             picked = [r for v in voices for r in self.overview.as_retrieved(v, per_voice, sources)]  # type: ignore[arg-type]
             if picked:
                 return picked
-        return retriever.search(question.standalone, self.settings.top_k, sources, voices=set(question.voices))
+        return retriever.search(question.search, self.settings.top_k, sources, voices=set(question.voices))
 
     def read(self, question: str, history: History | None = None) -> Question:
         """The question, read once: cleaned, a follow-up made standalone, its kind and the voices it names."""
@@ -202,7 +202,7 @@ class Assistant:
         """The numbered sentences the model is given: closest to the question, or covering a voice for a summary."""
         if question.kind == "summary":
             return leading(retrieved, self.documents, limit=max(self.settings.evidence_sentences, 10))
-        return select(question.standalone, retrieved, self.documents, embed_sentences, self.settings.evidence_sentences)
+        return select(question.search, retrieved, self.documents, embed_sentences, self.settings.evidence_sentences)
 
     def standalone(self, question: str, history: History) -> str:
         """The model's rewrite of a follow-up into a question that stands alone (`read_question` vets it)."""
@@ -261,8 +261,8 @@ class Assistant:
         turn.retrieved = self._select(q, resolved)
         turn.timings["retrieve_s"] = turn.elapsed()
         turn.dense = max((r.dense for r in turn.retrieved), default=0.0)
-        turn.lexical = self.retriever.best_lexical(q.standalone)
-        if not turn.retrieved or (off_topic(turn.dense, turn.lexical, self.policy) and not about_credit(q.standalone)):
+        turn.lexical = self.retriever.best_lexical(q.search)
+        if not turn.retrieved or (off_topic(turn.dense, turn.lexical, self.policy) and not about_credit(q.search)):
             turn.timings["first_token_s"] = turn.timings["total_s"] = turn.elapsed()
             signals = {"dense": turn.dense, "lexical": turn.lexical}
             turn.final = Answer(

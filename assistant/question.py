@@ -1,13 +1,15 @@
-"""A question, read once: its text, the standalone form retrieval uses, its kind and the voices it names.
+"""A question, read once: its text, the standalone form the model answers, the query retrieval runs, its kind
+and the voices it names.
 
 Retrieval and answering both take this value, so a question is never read twice in two ways.
 
-Follow-ups: only a question asked with history that leans on it (words that point back, an opening "and",
-or too few words to stand alone) is rewritten, and a rewrite is accepted only when it keeps
-what the user said. It must hold every content word of the user's question (the subject is never dropped),
-name every voice the user named (a "what do the commenters think?" never becomes a question about the author),
-and hold no placeholder ("[insert …]"). Otherwise retrieval uses the user's question joined to the previous
-one, which can be clumsy but never says something the user did not.
+Follow-ups: only a question asked with history that leans on it (words that point back, an opening "and" or a
+correction, or too few words to stand alone) is rewritten, and a rewrite is accepted only when it keeps what the
+user said: every voice the user named (a "what do the commenters think?" never becomes a question about the
+author), every figure, most of the user's content words (a pronoun's verb may change, the subject may not be
+dropped), no placeholder ("[insert …]"), and it is still a question. Otherwise the model answers the user's own
+words and only the search adds the previous question, so a failed rewrite can blur retrieval but never puts a
+question in the user's mouth.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ History = Sequence[tuple[str, str]]
 # what makes a question lean on the conversation: words that point back, an opening connective, or so few words
 # that the rest is left out ("and the commenters?"); a question without any of these stands alone
 _POINTS_BACK = re.compile(
-    r"^(and|but|so|also|then|what about|how about|what else|why|how come)\b|\b(it|its|that|this|they|them|he|him|"
-    r"she|his|her|their|those|these|there|the same|the other|former|latter)\b",
+    r"^(and|but|so|also|then|what about|how about|what else|no\b,?|i meant)\b|\b(it|its|that|this|they|them|he|"
+    r"him|she|his|her|their|those|these|there|the same|the other|former|latter)\b",
     re.IGNORECASE,
 )
+_FIGURE = re.compile(r"\d[\d,.]*")
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,15 @@ class Question:
     """What was asked, as every later step needs it."""
 
     text: str  # the user's own words, cleaned
-    standalone: str  # what retrieval and the model see: `text`, or the accepted rewrite of a follow-up
+    standalone: str  # what the model answers: `text`, or the accepted rewrite of a follow-up
     kind: str | None = None  # "outline", "summary" or None
     voices: frozenset[Role] = field(default_factory=frozenset)  # the voices the user's own words name
     rewritten: bool = False
+    search: str = ""  # what retrieval and evidence selection look for (`standalone` unless a rewrite failed)
+
+    def __post_init__(self) -> None:
+        if not self.search:
+            object.__setattr__(self, "search", self.standalone)
 
     @property
     def voice(self) -> Role | None:
@@ -66,10 +74,19 @@ def clean_question(question: str, max_chars: int) -> str:
 
 
 def keeps_the_question(user: str, rewrite: str, names: dict[Role, set[str]] | None = None) -> bool:
-    """Whether a rewrite of `user` keeps its words and the voices it names, and adds no placeholder."""
+    """Whether a rewrite of `user` keeps what the user asked: voices, figures, most content words; no placeholder.
+
+    Why "most": a rewrite that resolves "they" may reword the verb ("get" → "receive"); a single-word subject
+    ("what about the ferry?") must stay, so up to a third of three or more content words may change, none of fewer.
+    """
     if not rewrite or "[" in rewrite or len(rewrite) > 3 * len(user) + 200:
         return False
-    if not set(tokenize(user)) <= set(tokenize(rewrite)):
+    if user.rstrip().endswith("?") and not rewrite.rstrip().endswith("?"):
+        return False  # an answer or a statement is not a rewrite of a question
+    if not set(_FIGURE.findall(user)) <= set(_FIGURE.findall(rewrite)):
+        return False
+    words = set(tokenize(user))
+    if len(words - set(tokenize(rewrite))) > (len(words) - 1) // 2:
         return False
     return voices_named(user, names) <= voices_named(rewrite, names)
 
@@ -89,13 +106,13 @@ def read_question(
 
     `rewrite(question, history)` is the model call that makes a follow-up stand alone; it runs only with history.
     """
-    standalone = text
-    rewritten = False
+    standalone, search, rewritten = text, text, False
     if history and rewrite is not None and leans_on_history(text):
         candidate = rewrite(text, history)
-        if keeps_the_question(text, candidate, names):
-            standalone, rewritten = candidate, candidate != text
+        if candidate.strip().lower() != text.lower() and keeps_the_question(text, candidate, names):
+            standalone = search = candidate
+            rewritten = True
         else:
-            standalone, rewritten = f"{history[-1][0]} {text}", True
-    voices = voices_named(text, names) or voices_named(standalone, names)
-    return Question(text, standalone, kind_of(standalone), frozenset(voices), rewritten)
+            search = f"{history[-1][0]} {text}"
+    voices = voices_named(text, names) or voices_named(search, names)
+    return Question(text, standalone, kind_of(standalone), frozenset(voices), rewritten, search)

@@ -26,6 +26,7 @@ import assistant.cite as cite  # noqa: E402
 import assistant.core as core  # noqa: E402
 import assistant.question as question  # noqa: E402
 
+_claims_of = cite.claims_of
 KEYS = ("citation_precision", "citation_recall", "refusal_rate", "false_refusal_rate")
 
 
@@ -53,6 +54,12 @@ ABLATIONS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Any]],
     ),
     ("follow-up rewrite vetted (keeps_the_question) off", patched(question, "keeps_the_question", lambda *a: True), []),
     ("who-wrote-it questions get the credit lines off", patched(core, "about_credit", lambda q: False), []),
+    (
+        "the sentence the model cites is preferred off (the best-supporting one instead)",
+        patched(cite, "claims_of", lambda draft: [cite.Claim(c.text, ()) for c in _claims_of(draft)]),
+        [],
+    ),
+    ("at most three answer sentences off", nothing, ["max_sentences=1000"]),
 ]
 
 

@@ -89,7 +89,7 @@ def test_a_rewrite_that_drops_the_voice_asked_about_is_not_used(seed_index: Sett
     chat = FakeListChatModel(responses=["What is the author's view of Trump's plan?", "The document doesn't say."])
     history = [("What is Trump's plan?", "To split Russia from China [1].")]
     answer = Assistant(seed_index, chat=chat).ask("and what do the commenters think about that?", history=history)
-    assert answer.standalone_question == "What is Trump's plan? and what do the commenters think about that?"
+    assert answer.standalone_question is None  # refused: the model answers the user's own words
     roles = [r.passage.role for r in answer.retrieved]
     assert roles.count("commenter") >= 3  # steered by the voice the user named
 

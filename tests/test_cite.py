@@ -195,6 +195,14 @@ def test_a_rewrite_must_keep_the_users_words_and_voices() -> None:
     assert not keeps_the_question("what do the commenters think?", "What does the author think of the bridge?")
     assert not keeps_the_question("who wrote this?", "Who wrote this, published in [insert outlet]?")
     assert not keeps_the_question("what about the ferry?", "What about the bridge?")  # the subject dropped
+    # a pronoun resolved with another verb is still the user's question; an answer or a changed figure is not
+    assert keeps_the_question(
+        "What do the commenters make of that figure?", "What do the commenters think of the $49 figure?"
+    )
+    assert not keeps_the_question("Is that 3.9% still accurate?", "Is the 4.1% rate still accurate?")
+    assert not keeps_the_question(
+        "No, I meant the regulator. What did he say?", "Marisol Etxeberria said the city is broke."
+    )
 
 
 @pytest.mark.parametrize(
@@ -205,6 +213,8 @@ def test_a_rewrite_must_keep_the_users_words_and_voices() -> None:
         ("What does the author think of the ferry?", False),
         ("How much will the bridge cost in total?", False),
         ("why?", True),
+        ("Why does the author think the split will backfire?", False),  # a why-question can stand alone
+        ("No, I meant the town official who makes the money argument.", True),  # a correction
     ],
 )
 def test_a_follow_up_is_known_by_its_own_words(question: str, leans: bool) -> None:
@@ -223,6 +233,15 @@ def test_only_a_question_with_history_is_rewritten() -> None:
     assert calls == []  # a question that stands alone is not rewritten, history or not
     q = read_question("and the commenters?", [("What is the bridge plan?", "A span [1].")], rewrite)
     assert q.standalone == "What do the commenters think of the bridge?" and q.rewritten and q.voice == "commenter"
+    assert q.search == q.standalone
+
+
+def test_a_failed_rewrite_leaves_the_users_words_to_the_model_and_widens_only_the_search() -> None:
+    history = [("What is NorthLink?", "A cable to Valmark [1].")]
+    for reply in ("Who is building it?", "Who is constructing the cable?", "NorthLink is built by Tarsnet."):
+        q = read_question("Who is building it?", history, lambda question, h, r=reply: r)
+        assert (q.standalone, q.rewritten) == ("Who is building it?", False)
+        assert q.search == "What is NorthLink? Who is building it?"
 
 
 def _signals(**kw: float | bool) -> Signals:
