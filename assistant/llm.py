@@ -288,6 +288,10 @@ def open_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs, **extr
         from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
         draft = LlamaPromptLookupDecoding(num_pred_tokens=knobs.draft_tokens)
+        # Why: a draft model makes Llama keep the logits of every token, but llama-cpp-python 0.3.36 sizes that
+        # array by the `logits_all` argument (n_batch rows): a prompt longer than n_batch then fails with
+        # "could not broadcast ... into shape (0,)". Asking for all logits sizes it for the whole context.
+        extra = {"logits_all": True} | extra
     kwargs: dict[str, Any] = {
         "model_path": model_path,
         "n_ctx": n_ctx,
