@@ -107,7 +107,7 @@ class BenchOptions:
     followups: Path | None = PROJECT_ROOT / "eval"  # multiturn.jsonl and followups/<document>.jsonl
     shared_docs: Path | None = PROJECT_ROOT.parent / "shared" / "eval" / "docs"  # more documents with train splits
     users: tuple[int, ...] = (1, 2, 4)  # simultaneous chat sessions against `assistant serve`
-    session_questions: int = 2  # questions each simulated user asks
+    session_questions: int = 1  # questions each simulated user asks (its own; no two users ask the same)
     work_dir: Path | None = None  # default: a temporary folder, removed afterwards
     results_dir: Path | None = PROJECT_ROOT / "benchmarks" / "results"
     chart: Path | None = PROJECT_ROOT / "benchmarks" / "results" / "performance.png"  # never docs/ by default
@@ -376,7 +376,9 @@ def _run(options: BenchOptions, work: Path) -> dict[str, Any]:
                     settings,
                     questions[: max(1, options.ui_questions)],
                     users=options.users,
-                    session_questions=questions[: options.session_questions],
+                    # distinct questions, none asked before in that server (a cached prompt is nearly free)
+                    session_questions=dev_questions(options.gold, None)[max(1, options.ui_questions) :],
+                    per_user=options.session_questions,
                 ),
             )
         )

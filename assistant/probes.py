@@ -625,6 +625,7 @@ def ui_cold_start(
     timeout: float = 300.0,
     users: Sequence[int] = (),
     session_questions: Sequence[str] = (),
+    per_user: int = 1,
 ) -> dict[str, Any]:
     """`assistant serve` in a fresh process: page up, warm-up done, first answers through the UI; peak RSS.
 
@@ -664,7 +665,7 @@ def ui_cold_start(
                     out["ui_first_answer_s"] = rounded(time.time() - started)
             out["ui_answer_s_p50"] = rounded(median(answers))
             if users:
-                out["sessions"] = ui_sessions(url, settings, session_questions or questions, users)
+                out["sessions"] = ui_sessions(url, settings, session_questions, users, per_user)
             out["rss_mb_peak"] = rounded(proc_mb("VmHWM", proc.pid), 0)
             out["rss_mb_after"] = rounded(proc_mb("VmRSS", proc.pid), 0)
         finally:
@@ -696,17 +697,27 @@ def _first_token_s(client: Any, settings: Settings, question: str) -> tuple[floa
     return (first if first is not None else total), total
 
 
-def ui_sessions(url: str, settings: Settings, questions: Sequence[str], users: Sequence[int]) -> dict[str, Any]:
+def ui_sessions(
+    url: str, settings: Settings, questions: Sequence[str], users: Sequence[int], per_user: int = 1
+) -> dict[str, Any]:
     """Time to first token per user with 1, 2, 4 … chat sessions asking at once against one served UI.
 
-    Each simulated user has its own session (its own `Client`, so its own conversation state) and asks
-    every question of `questions` in turn, starting together with the others. The model answers one
-    prompt at a time, so a user's wait includes the answers ahead of theirs.
+    Each simulated user has its own session (its own `Client`, so its own conversation state) and asks its
+    own questions, `per_user` of them, starting together with the others: user k asks the k-th slice of
+    `questions`, so no prompt repeats one llama.cpp still holds in its cache (a repeated prompt costs almost
+    nothing and would flatter the figure). The model answers one prompt at a time, so a user's wait
+    includes the answers ahead of theirs.
     """
-    return {str(n): _sessions_at_once(url, settings, questions, n) for n in users}
+    out = {}
+    for n in users:
+        asked, questions = questions[: n * per_user], questions[n * per_user :]
+        if len(asked) < n * per_user:
+            raise ValueError(f"{n} users asking {per_user} question(s) each need {n * per_user} new questions")
+        out[str(n)] = _sessions_at_once(url, settings, asked, n, per_user)
+    return out
 
 
-def _sessions_at_once(url: str, settings: Settings, questions: Sequence[str], n: int) -> dict[str, Any]:
+def _sessions_at_once(url: str, settings: Settings, questions: Sequence[str], n: int, per_user: int) -> dict[str, Any]:
     import threading
 
     from gradio_client import Client
@@ -719,7 +730,7 @@ def _sessions_at_once(url: str, settings: Settings, questions: Sequence[str], n:
 
     def user(client: Any, k: int) -> None:
         start.wait()
-        for question in list(questions)[k:] + list(questions)[:k]:  # users start on different questions
+        for question in questions[k * per_user : (k + 1) * per_user]:
             try:
                 first, total = _first_token_s(client, settings, question)
             except Exception as exc:  # recorded, not fatal: one failed session should not hide the others

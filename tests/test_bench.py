@@ -101,6 +101,7 @@ def test_script_quick_run_with_the_fake_llm(
 def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp_path: Path) -> None:
     options = BenchOptions.quick(
         llm="fake", seeds_dir=tiny, gold=gold, sizes=(2,), questions=1, index_runs=1, retrieval_runs=1, baseline=False,
+        users=(1,),
         results_dir=None, chart=None, vectors=None, work_dir=tmp_path / "work",
     )  # fmt: skip
     results = run(options)
