@@ -23,7 +23,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import PrivateAttr
 
 from .errors import AssistantError, ModelUnavailable
 from .settings import Settings
@@ -99,8 +98,8 @@ def assemble_model(cache_dir: Path) -> Path:
 class LlamaCppChat(BaseChatModel):
     """A thin LangChain chat model over llama-cpp-python: chat template from the GGUF, real token streaming.
 
-    One model instance serves the process; a lock serialises generation because a llama.cpp context is not
-    thread-safe. llama.cpp reuses the KV cache for the prompt prefix shared with the previous call. Messages and
+    One model instance serves the process; a lock per loaded model serialises generation because a llama.cpp
+    context is not thread-safe (chat models with other settings, e.g. a chat tab's own top-k, share it). llama.cpp reuses the KV cache for the prompt prefix shared with the previous call. Messages and
     the last stream chunk carry `usage_metadata` (token counts) and the model's name, as LangChain's own
     integrations do; tool calling and structured output are not supported.
     """
@@ -115,7 +114,6 @@ class LlamaCppChat(BaseChatModel):
     flash_attn: bool = False
     draft_tokens: int = 0
     stop: list[str] | None = None
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def model_post_init(self, context: Any) -> None:
         # Why: callers that only know (path, n_ctx, n_threads), such as the UI's warm-up, must get this
@@ -178,7 +176,7 @@ class LlamaCppChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         llama = self.llama()
         chat = self._convert(messages)
-        with self._lock:
+        with generation_lock(llama):
             written: list[str] = []
             finish = None
             try:
@@ -273,6 +271,15 @@ class Knobs(NamedTuple):
 
 #: The settings of each chat model made in this process, by (path, n_ctx, n_threads).
 _KNOBS: dict[tuple[str, int, int], Knobs] = {}
+_GENERATION_LOCKS: dict[int, threading.Lock] = {}
+_GENERATION_LOCKS_GUARD = threading.Lock()
+
+
+def generation_lock(llama: Any) -> threading.Lock:
+    """The one lock of a loaded model. Why not one per chat model: two `LlamaCppChat` objects with different
+    settings (two chat tabs) get the same cached `Llama`, and two generations at once on one context crash it."""
+    with _GENERATION_LOCKS_GUARD:
+        return _GENERATION_LOCKS.setdefault(id(llama), threading.Lock())
 
 
 def open_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs, **extra: Any) -> Any:

@@ -7,6 +7,8 @@ async calls. The chat model declares no tool calling and no structured output, s
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -115,3 +117,33 @@ def test_token_counts_on_the_message_and_the_last_chunk(monkeypatch: pytest.Monk
     message = chat.invoke("Say hello")
     assert message.content == "Hello there" and message.usage_metadata["output_tokens"] == 2  # type: ignore[index]
     assert chat._get_ls_params(stop=["\n"])["ls_model_name"] == "qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+
+class _OneContextLlama(_StubLlama):
+    """A stub model that records how many generations run on it at once (a real context crashes at two)."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+
+    def create_chat_completion(self, **kwargs: Any) -> Any:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            for piece in ("Hello", " there"):
+                time.sleep(0.05)
+                yield {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+        finally:
+            self.running -= 1
+
+
+def test_chat_models_with_different_settings_take_turns_on_one_loaded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _OneContextLlama()
+    monkeypatch.setattr(llm_module, "load_llama", lambda *args: shared)
+    tabs = [LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}", max_tokens=n) for n in (64, 128, 256)]
+    threads = [threading.Thread(target=chat.invoke, args=("Say hello",)) for chat in tabs for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shared.most == 1
