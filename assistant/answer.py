@@ -81,7 +81,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None
     error: str | None = None
-    signals: dict[str, float] = field(default_factory=dict)  # what the refusal decision read (refusal.py)
+    signals: dict[str, float] = field(default_factory=dict)  # what the refusal decision read (answering/refusal.py)
     refusal_reason: str | None = None  # why it is a refusal, in words
     removed: list[Removed] = field(default_factory=list)  # draft sentences grounding dropped or rewrote
 

@@ -4,7 +4,7 @@ Cold start (a fresh process until its first answer; until the chat page is up an
 warm answers (time to first token, total, generation speed, prompt size in the LLM's own tokens), retrieval
 alone, the index build for the seed and for synthetic corpora of 10, 100 and 1,000 documents (the seed's
 paragraphs shuffled, so each has the seed's size), and peak RSS of the serving process, all for the
-assistant and, in the same run, for the baseline recipe (`assistant.baseline`). `benchmarks/run.py` is the
+assistant and, in the same run, for the baseline recipe (`assistant.evaluation.baseline`). `benchmarks/run.py` is the
 script form with every knob; docs/performance.md holds the published numbers and the command behind them.
 
 The single measurements are in `assistant.probes`; this module runs them, shapes the JSON and draws the chart.
@@ -196,8 +196,8 @@ def warm_answers(
     other way round for the next document), so that both see the same machine load while each keeps
     the KV-cache reuse it would have in a session of its own.
     """
-    from .baseline import Baseline
     from .core import Assistant
+    from .evaluation.baseline import Baseline
 
     corpora, cases = question_mix(options.seeds_dir, options.gold, options.followups, options.shared_docs)
     cases = [c for c in cases if c.kind in options.kinds][: options.mix_limit]
@@ -256,8 +256,8 @@ def run(options: BenchOptions | None = None) -> dict[str, Any]:
 
 
 def _run(options: BenchOptions, work: Path) -> dict[str, Any]:
-    from .baseline import Baseline
     from .core import Assistant
+    from .evaluation.baseline import Baseline
     from .index import embedding_model
 
     seeds = work / "seeds"

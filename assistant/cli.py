@@ -187,14 +187,14 @@ def serve(host: str | None, port: int | None, llm: str | None) -> None:
 
     Example: assistant serve --port 7860
     """
-    from .ui import launch
+    from .ui.app import launch
 
     launch(_assistant(llm=llm, host=host, port=port))
 
 
 def _gates(func: F) -> F:
     """--min-METRIC / --max-METRIC options for every metric of the report (hidden; eval's help names them)."""
-    from .report import METRICS
+    from .evaluation.report import METRICS
 
     for key, bound in [(key, bound) for key in METRICS for bound in ("min", "max")]:
         flag = f"--{bound}-{key.replace('_', '-')}"
@@ -234,7 +234,7 @@ def eval_(gold: str, out: str | None, as_json: bool, pipeline: str, compare: boo
     Example: assistant eval eval/dev.jsonl --min-citation-precision 0.8 --max-total-p95 30
     Example: ASSISTANT_SEEDS_DIR=DOCS ASSISTANT_INDEX_DIR=/tmp/ix assistant eval DOCS/gold.jsonl --split test
     """
-    from .evaluate import check, run, run_dict, summary
+    from .evaluation.evaluate import check, run, run_dict, summary
 
     gates = {key: options.pop(key) for key in list(options) if key.startswith(("min_", "max_"))}
     names = ("assistant", "baseline") if compare else (pipeline,)

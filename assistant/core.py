@@ -2,13 +2,13 @@
 
 The answer path, one model call for a single-turn question (two with history: the follow-up rewrite):
 
-1. `read_question`: the question once: its standalone form, kind and the voices it names (`question.py`).
-2. retrieval: hybrid dense + BM25 passages, steered by the voices named (`retrieve.py`).
-3. evidence: the sentences of those passages closest to the question, each with its speaker (`evidence.py`),
+1. `read_question`: the question once: its standalone form, kind and the voices it names (`answering/question.py`).
+2. retrieval: hybrid dense + BM25 passages, steered by the voices named (`retrieval/hybrid.py`).
+3. evidence: the sentences of those passages closest to the question, each with its speaker (`answering/evidence.py`),
    yielded by `stream()` before the model's first token.
 4. the model writes from the numbered evidence (prompts/system.md), streamed.
-5. grounding keeps whole sentences the evidence supports, each cited to its line (`cite.py`).
-6. one refusal decision from measured signals (`refusal.py`).
+5. grounding keeps whole sentences the evidence supports, each cited to its line (`answering/grounding.py`).
+6. one refusal decision from measured signals (`answering/refusal.py`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answer import Answer, Retrieved
-from .cite import REFUSAL_TEXT, Grounded, citation_of, ground
+from .answering.evidence import Evidence, Found, about_credit, format_evidence, leading, select
+from .answering.grounding import REFUSAL_TEXT, Grounded, citation_of, ground
+from .answering.overview import Overview, outline
+from .answering.question import History, Question, clean_question, read_question
+from .answering.refusal import RefusalPolicy, Signals, off_topic, refuse
 from .documents import Document
 from .errors import AssistantError
-from .evidence import Evidence, Found, about_credit, format_evidence, leading, select
 from .index import (
     Corpus,
     IndexReport,
@@ -41,11 +44,8 @@ from .index import (
     open_store,
 )
 from .llm import chat_model
-from .overview import Overview, outline
 from .prompts import answer_prompt, load_prompt
-from .question import History, Question, clean_question, read_question
-from .refusal import RefusalPolicy, Signals, off_topic, refuse
-from .retrieve import HybridRetriever
+from .retrieval.hybrid import HybridRetriever
 from .settings import Settings
 
 __all__ = ["Assistant", "Turn", "clean_question"]

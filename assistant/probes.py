@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .report import percentile  # one definition for the bench and `assistant eval`
+from .evaluation.report import percentile  # one definition for the bench and `assistant eval`
 from .settings import Settings
 
 
@@ -206,7 +206,7 @@ def _embedder(wrapper: Any) -> Iterator[None]:
 
 def _clear_query_cache() -> None:
     """Forget cached query vectors, so that a timed search pays for embedding the question as a user does."""
-    from . import retrieve
+    from .retrieval import hybrid as retrieve
 
     cached = getattr(retrieve, "_cached", None)
     if cached is not None and hasattr(cached, "cache_clear"):
@@ -365,7 +365,7 @@ class CallMeter:
 def ask_assistant(assistant: Any, case: Case, meter: CallMeter, tokens: Tokens) -> dict[str, Any]:
     """Ask through `Assistant.stream`, timestamping the evidence, the first and the last token."""
     from .answer import Answer
-    from .evidence import Found
+    from .answering.evidence import Found
 
     meter.take()
     started = time.perf_counter()
@@ -513,7 +513,7 @@ def build_seed_index(settings: Settings, runs: int) -> dict[str, Any]:
 
 def build_baseline_index(settings: Settings, work: Path, runs: int) -> dict[str, Any]:
     """Build the baseline's store `runs` times, each into a fresh folder (it has no rebuild flag)."""
-    from .baseline import Baseline
+    from .evaluation.baseline import Baseline
 
     seconds, chunks, folder = [], 0, work
     for i in range(runs):
@@ -556,7 +556,7 @@ def cold_child(pipeline: str, question: str, started: float) -> None:
 
     phases = {"python_and_package_import": time.time() - started}
     if pipeline == "baseline":
-        from assistant.baseline import Baseline
+        from assistant.evaluation.baseline import Baseline
 
         pipe: Any = Baseline(Settings())
         embedding_model().embed_query("warm up")
@@ -766,7 +766,7 @@ def scale_point(
     is the model time actually spent. docs/performance.md projects the build of distinct documents from it.
     """
     from .index import all_passages, embedding_model, ensure_index, load_corpus, open_store, store_dir
-    from .retrieve import HybridRetriever
+    from .retrieval.hybrid import HybridRetriever
 
     settings = Settings(seeds_dir=seeds, index_dir=index_dir, llm="fake")
     model = embedding_model()

@@ -22,9 +22,9 @@ sys.path.insert(0, str(HERE))
 
 import eval_sets  # noqa: E402
 
-import assistant.cite as cite  # noqa: E402
+import assistant.answering.grounding as cite  # noqa: E402
+import assistant.answering.question as question  # noqa: E402
 import assistant.core as core  # noqa: E402
-import assistant.question as question  # noqa: E402
 
 _claims_of = cite.claims_of
 KEYS = ("citation_precision", "citation_recall", "refusal_rate", "false_refusal_rate")

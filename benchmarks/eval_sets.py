@@ -29,9 +29,9 @@ sys.path.insert(0, str(HERE))
 from replay_eval import ReplayChat  # noqa: E402
 
 from assistant import Assistant, Settings  # noqa: E402
-from assistant.baseline import Baseline  # noqa: E402
-from assistant.evaluate import Dataset  # noqa: E402
-from assistant.report import ItemResult, fmt, summarize  # noqa: E402
+from assistant.evaluation.baseline import Baseline  # noqa: E402
+from assistant.evaluation.evaluate import Dataset  # noqa: E402
+from assistant.evaluation.report import ItemResult, fmt, summarize  # noqa: E402
 
 SHOWN = (
     "evidence_recall",

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "eval"
 
 from assistant import Assistant, Settings  # noqa: E402
-from assistant.evaluate import Dataset  # noqa: E402
-from assistant.retrieve import tokenize  # noqa: E402
+from assistant.evaluation.evaluate import Dataset  # noqa: E402
+from assistant.retrieval.hybrid import tokenize  # noqa: E402
 
 
 def sets() -> list[tuple[str, Path, Path]]:

@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 from assistant import Assistant
-from assistant.evaluate import Dataset
+from assistant.evaluation.evaluate import Dataset
 
 DEFAULT_CACHE = Path("eval/runs/replay-cache.json")
 

@@ -14,7 +14,7 @@ import itertools
 import sys
 
 from assistant import Answer, Assistant
-from assistant.evaluate import Case, Dataset
+from assistant.evaluation.evaluate import Case, Dataset
 
 
 def main(gold: str = "eval/dev.jsonl") -> None:

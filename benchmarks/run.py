@@ -133,8 +133,8 @@ def bm25_experiment(options: BenchOptions, work: Path, questions: list[str]) -> 
     from rank_bm25 import BM25Okapi
 
     from assistant.index import load_corpus
-    from assistant.lexical import PostingsBM25, ranked
-    from assistant.retrieve import tokenize
+    from assistant.retrieval.hybrid import tokenize
+    from assistant.retrieval.lexical import PostingsBM25, ranked
 
     rows = []
     for n in options.sizes:

@@ -9,8 +9,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import FakeListChatModel
 
 from assistant import Answer, Assistant, QuestionError, Settings
-from assistant.cite import REFUSAL_TEXT
-from assistant.evidence import Found
+from assistant.answering.evidence import Found
+from assistant.answering.grounding import REFUSAL_TEXT
 
 pytestmark = pytest.mark.slow
 

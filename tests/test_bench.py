@@ -45,7 +45,7 @@ def gold(tmp_path: Path) -> Path:
 
 
 def test_the_bench_uses_the_one_percentile_of_the_evaluation() -> None:
-    from assistant import report
+    from assistant.evaluation import report
 
     values = [float(v) for v in range(1, 21)]  # 1..20, interpolated as `assistant eval` does
     assert percentile is report.percentile

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from assistant.cite import claims_of, is_refusal
+from assistant.answering.grounding import claims_of, is_refusal
 from assistant.probes import free_port
-from assistant.ui import EXAMPLES
+from assistant.ui.app import EXAMPLES
 
 pytestmark = pytest.mark.browser
 

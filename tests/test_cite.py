@@ -8,11 +8,19 @@ import re
 import pytest
 
 from assistant.answer import Retrieved
-from assistant.cite import claims_of, ground, is_refusal, misattributed, reattributed, verify, with_marker
+from assistant.answering.evidence import Evidence, about_credit, credit_lines, line_speaker, reported_speaker, select
+from assistant.answering.grounding import (
+    claims_of,
+    ground,
+    is_refusal,
+    misattributed,
+    reattributed,
+    verify,
+    with_marker,
+)
+from assistant.answering.question import keeps_the_question, leans_on_history, read_question
+from assistant.answering.refusal import RefusalPolicy, Signals, off_topic, refuse
 from assistant.documents import Document, Paragraph, Passage
-from assistant.evidence import Evidence, about_credit, credit_lines, line_speaker, reported_speaker, select
-from assistant.question import keeps_the_question, leans_on_history, read_question
-from assistant.refusal import RefusalPolicy, Signals, off_topic, refuse
 
 LINES = [
     "Editor's note: the talks ended without a statement.",

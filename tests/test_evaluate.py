@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from assistant import Answer, Citation, DocumentError, Retrieved, Settings
 from assistant.documents import Document, Passage, load_document
-from assistant.evaluate import (
+from assistant.evaluation.evaluate import (
     Case,
     Context,
     Dataset,
@@ -28,7 +28,7 @@ from assistant.evaluate import (
     summarize,
     token_f1,
 )
-from assistant.report import percentile
+from assistant.evaluation.report import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "eval" / "dev.jsonl"

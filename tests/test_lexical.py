@@ -7,8 +7,8 @@ from conftest import SEED
 from rank_bm25 import BM25Okapi
 
 from assistant.documents import load_document
-from assistant.lexical import PostingsBM25, ranked
-from assistant.retrieve import tokenize
+from assistant.retrieval.hybrid import tokenize
+from assistant.retrieval.lexical import PostingsBM25, ranked
 
 
 def test_scores_equal_the_stock_class_on_the_seed() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from assistant import Answer, Assistant, Settings
-from assistant.cite import REFUSAL_TEXT
+from assistant.answering.grounding import REFUSAL_TEXT
 from assistant.probes import free_port
 
 pytestmark = pytest.mark.slow
@@ -202,7 +202,7 @@ def test_python_api_under_concurrent_load(seed_index: Settings, expected: dict[s
 @pytest.fixture(scope="module")
 def app_url(seed_index: Settings) -> Iterator[str]:
     """The chat app on 127.0.0.1 (fake LLM), queued as `assistant serve` queues it, in this process."""
-    from assistant import ui
+    from assistant.ui import app as ui
 
     app = ui.build(Assistant(seed_index))
     app.queue(default_concurrency_limit=4)

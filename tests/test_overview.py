@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import Assistant, Settings
-from assistant.overview import kind_of
+from assistant.answering.overview import kind_of
 
 pytestmark = pytest.mark.slow
 

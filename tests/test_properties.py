@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.answer import Citation, Retrieved
-from assistant.cite import ground, verify
+from assistant.answering.evidence import Evidence, _sentences, select
+from assistant.answering.grounding import ground, verify
 from assistant.documents import Document, load_document
-from assistant.evidence import Evidence, _sentences, select
 
 WORDS = (
     "the author argues Russia China trade grew U.S. Dr. Smith e.g. Oct. 31 2024 US$237 billion 14% café naïve "

@@ -19,9 +19,9 @@ from test_reliability import closed_port_url, fake_server, on_seed  # noqa: F401
 
 from assistant import Answer, Assistant, ModelUnavailable, Settings
 from assistant.answer import Retrieved
+from assistant.answering.evidence import format_evidence, select
 from assistant.cli import main
 from assistant.documents import load_document
-from assistant.evidence import format_evidence, select
 from assistant.index import chroma_settings, embedding_model, load_corpus
 from assistant.llm import ExtractiveFakeChat, chat_model
 from assistant.prompts import answer_prompt, load_prompt

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from assistant import Answer, Assistant, Citation, ConfigError, Passage, Retrieved, Settings, conversation, render, ui
+from assistant import Answer, Assistant, Citation, ConfigError, Passage, Retrieved, Settings
 from assistant.answer import Removed
-from assistant.cite import REFUSAL_TEXT
+from assistant.answering.evidence import Evidence, Found
+from assistant.answering.grounding import REFUSAL_TEXT
 from assistant.documents import Document, load_document
-from assistant.evidence import Evidence, Found
+from assistant.ui import app as ui
+from assistant.ui import conversation, render
 
 SOURCE = "seeds/000_b8aa54d3edd41c2c.txt"
 QUOTE = (

@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .answer import ROLE_LABEL, Retrieved
-from .documents import Document, Passage, Role, sentence_spans
-from .retrieve import tokenize
+from ..answer import ROLE_LABEL, Retrieved
+from ..documents import Document, Passage, Role, sentence_spans
+from ..retrieval.hybrid import tokenize
 
 Embed = Callable[[list[str]], list[list[float]]]
 

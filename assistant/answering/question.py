@@ -19,10 +19,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .documents import Role
-from .errors import QuestionError
+from ..documents import Role
+from ..errors import QuestionError
+from ..retrieval.hybrid import tokenize, voices_named
 from .overview import kind_of
-from .retrieve import tokenize, voices_named
 
 History = Sequence[tuple[str, str]]
 # what makes a question lean on the conversation: words that point back, an opening connective, or so few words

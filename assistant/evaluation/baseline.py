@@ -24,14 +24,14 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnablePassthrough
 
-from .answer import Answer, Citation, Retrieved
-from .cite import is_refusal
-from .documents import Passage, Role, line_at, line_starts
-from .errors import ModelUnavailable
-from .index import EMBEDDING_MODEL, chroma_settings, embedding_model, load_corpus
-from .llm import chat_model
-from .prompts import load_prompt
-from .settings import Settings
+from ..answer import Answer, Citation, Retrieved
+from ..answering.grounding import is_refusal
+from ..documents import Passage, Role, line_at, line_starts
+from ..errors import ModelUnavailable
+from ..index import EMBEDDING_MODEL, chroma_settings, embedding_model, load_corpus
+from ..llm import chat_model
+from ..prompts import load_prompt
+from ..settings import Settings
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
@@ -144,7 +144,7 @@ class Baseline:
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer:
         """Answer like the tutorial does, timed and packed into an `Answer` (every chunk is a citation)."""
-        from .core import clean_question
+        from ..core import clean_question
 
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)

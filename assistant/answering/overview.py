@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .answer import Citation, Retrieved
-from .documents import Passage, Role
+from ..answer import Citation, Retrieved
+from ..documents import Passage, Role
 from .evidence import cosine
 
 _OUTLINE = re.compile(

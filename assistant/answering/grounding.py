@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .answer import Citation, Removed
-from .documents import Document, split_sentences
+from ..answer import Citation, Removed
+from ..documents import Document, split_sentences
+from ..retrieval.hybrid import tokenize
 from .evidence import Evidence, cosine
-from .retrieve import tokenize
 
 REFUSAL_TEXT = "The document doesn't say."
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,–-]\s*\d+)*)\]")

@@ -18,8 +18,8 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
-from .answer import Retrieved
-from .documents import Passage, Role
+from ..answer import Retrieved
+from ..documents import Passage, Role
 from .lexical import PostingsBM25, ranked
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")

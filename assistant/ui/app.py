@@ -1,7 +1,7 @@
 """The Gradio chat window: a thin shell over `Assistant.stream`.
 
 Everything that decides what the page shows is a plain function tested without a server: the markup in
-`assistant.render` (`format_answer`, `format_document`, ...) and the conversation in `assistant.conversation`
+`assistant.ui.render` (`format_answer`, `format_document`, ...) and the conversation in `assistant.ui.conversation`
 (`stream_reply`, `save_feedback`, ...). This module only wires them to Gradio components, and the browser test
 covers the wiring. Citations in a message are links (`#cite-<turn>-<n>`); one delegated click handler (`JS`, in
 `static/ui.js`) forwards them to the server, which renders the cited lines in the document panel.
@@ -22,6 +22,10 @@ from typing import Any
 import gradio as gr
 from pydantic import SecretStr
 
+from ..core import Assistant
+from ..documents import Document
+from ..errors import AssistantError, ConfigError
+from ..settings import Settings
 from .conversation import (
     LOCAL_MODEL_LINE,
     Turn,
@@ -32,11 +36,7 @@ from .conversation import (
     save_feedback,
     stream_reply,
 )
-from .core import Assistant
-from .documents import Document
-from .errors import AssistantError, ConfigError
 from .render import DOC_PLACEHOLDER, _badge, _esc, format_document, format_draft, in_words, stopped_reply
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ class Warmup:
         return self
 
     def _run(self) -> None:
-        from .index import embedding_model
-        from .llm import LlamaCppChat, load_llama
+        from ..index import embedding_model
+        from ..llm import LlamaCppChat, load_llama
 
         try:
             self.step = "1/3 · Checking the search index"
@@ -196,7 +196,7 @@ def parse_auth(auth: str | SecretStr | None) -> tuple[str, str] | None:
 
 # -- the page ---------------------------------------------------------------------------------------------
 # Styles and scripts live in static/ (package data), read once at import.
-_STATIC = resources.files(__package__ or "assistant") / "static"
+_STATIC = resources.files(__package__ or "assistant.ui") / "static"
 CSS = (_STATIC / "ui.css").read_text(encoding="utf-8")
 
 # One delegated handler: a click on a citation link or source card sends "cite-<turn>-<n>" (or

@@ -2,7 +2,7 @@
 document panel around cited lines.
 
 Plain functions of `Answer` and `Document`, with no Gradio and no state, so they are unit-tested without a
-server (`assistant.ui` wires them to the page). Everything from the model or a document is escaped here.
+server (`assistant.ui.app` wires them to the page). Everything from the model or a document is escaped here.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import html
 import re
 from collections.abc import Sequence
 
-from .answer import ROLE_LABEL, Answer, Citation
-from .cite import REFUSAL_TEXT
-from .documents import Document
-from .evidence import Evidence
+from ..answer import ROLE_LABEL, Answer, Citation
+from ..answering.evidence import Evidence
+from ..answering.grounding import REFUSAL_TEXT
+from ..documents import Document
 
 WHOLE_DOCUMENT_LINES = 300  # longer documents show a window of lines around the citation
 WINDOW_LINES = 60

@@ -1,6 +1,6 @@
 """One browser tab's conversation: its turns, the streaming reply generator, and saved feedback.
 
-Plain functions and a dataclass, with no Gradio, unit-tested without a server; `assistant.ui` keeps the turns
+Plain functions and a dataclass, with no Gradio, unit-tested without a server; `assistant.ui.app` keeps the turns
 in `gr.State` and wires these to the page.
 """
 
@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .answer import Answer
-from .core import Assistant
-from .documents import Document
-from .errors import AssistantError
-from .evidence import Evidence, Found
+from ..answer import Answer
+from ..answering.evidence import Evidence, Found
+from ..core import Assistant
+from ..documents import Document
+from ..errors import AssistantError
 from .render import _esc, format_answer, format_draft, in_words
 
 log = logging.getLogger(__name__)

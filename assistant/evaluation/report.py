@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .answer import Answer
+from ..answer import Answer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -17,13 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from .answer import Answer
+from ..answer import Answer
+from ..answering.evidence import cosine
+from ..core import Assistant
+from ..documents import Document, Passage, line_at, line_starts
+from ..errors import ConfigError, DocumentError
+from ..index import embedding_model, load_corpus
 from .baseline import Baseline
-from .core import Assistant
-from .documents import Document, Passage, line_at, line_starts
-from .errors import ConfigError, DocumentError
-from .evidence import cosine
-from .index import embedding_model, load_corpus
 from .report import (
     METRICS,
     ItemResult,
@@ -39,7 +39,7 @@ from .report import (
 )
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 __all__ = [
     "METRICS",
@@ -326,7 +326,7 @@ def score_retrieval(ctx: Context) -> dict[str, float | None]:
 
 def score_citations(ctx: Context) -> dict[str, float | None]:
     """Citations whose lines overlap gold evidence, and those whose quote is verbatim in the cited lines."""
-    from .cite import verify
+    from ..answering.grounding import verify
 
     spans = [s for group in ctx.case.spans for s in group]
     cits = ctx.answer.citations

@@ -1,0 +1,1 @@
+"""The answering layer: reading the question, selecting evidence, grounding citations, deciding refusal."""

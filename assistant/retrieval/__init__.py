@@ -1,0 +1,1 @@
+"""The retrieval layer: hybrid (dense + BM25) search over the indexed passages."""
