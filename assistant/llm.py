@@ -373,7 +373,8 @@ class ExtractiveFakeChat(BaseChatModel):
     question.
 
     It answers "The document doesn't say." when the prompt holds no evidence, and rewrites a follow-up by
-    appending the previous question. Not a language model; never the default.
+    putting the previous question before it (still a question, so the rewrite is accepted). Not a language
+    model; never the default.
     """
 
     @property
@@ -386,7 +387,7 @@ class ExtractiveFakeChat(BaseChatModel):
             r"Conversation:\n+User: (?P<previous>[^\n]*)\n(?:.|\n)*Last question: (?P<question>[^\n]+)\s*$", prompt
         )
         if follow_up and "Rewrite the last question" in prompt:
-            return f"{follow_up['question'].strip()} (about: {follow_up['previous'].strip()})"
+            return f"About {follow_up['previous'].strip().rstrip('?.')}: {follow_up['question'].strip()}"
         asked = re.search(r"^Question: (.+)$", prompt, flags=re.MULTILINE)
         words = set(re.findall(r"\w{3,}", asked.group(1).lower())) if asked else set()
         best: tuple[int, int, str] | None = None  # (shared words, -number, sentence)
