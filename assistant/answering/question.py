@@ -77,7 +77,8 @@ def keeps_the_question(user: str, rewrite: str, names: dict[Role, set[str]] | No
     """Whether a rewrite of `user` keeps what the user asked: voices, figures, most content words; no placeholder.
 
     Why "most": a rewrite that resolves "they" may reword the verb ("get" → "receive"); a single-word subject
-    ("what about the ferry?") must stay, so up to a third of three or more content words may change, none of fewer.
+    ("what about the ferry?") must stay, so fewer than half of three or more content words may change, none of
+    one or two.
     """
     if not rewrite or "[" in rewrite or len(rewrite) > 3 * len(user) + 200:
         return False
