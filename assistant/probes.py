@@ -194,14 +194,17 @@ def save_vectors(path: Path, table: dict[str, list[float]]) -> None:
 @contextmanager
 def _embedder(wrapper: Any) -> Iterator[None]:
     """Make the index module use `wrapper` as its embedding model for a while (benchmark only)."""
-    from . import index
+    from .index import build, embeddings, store
 
-    real = index.embedding_model
-    index.embedding_model = lambda: wrapper  # type: ignore[assignment]
+    modules = (embeddings, build, store)  # each looks the embedder up in its own namespace
+    real = embeddings.embedding_model
+    for module in modules:
+        module.embedding_model = lambda: wrapper  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        index.embedding_model = real  # type: ignore[assignment]
+        for module in modules:
+            module.embedding_model = real  # type: ignore[attr-defined]
 
 
 def _clear_query_cache() -> None:

@@ -52,12 +52,12 @@ def test_crash_during_build_keeps_previous_index(
     ensure_index(settings)
     before = Manifest.read(store_dir(settings) / "manifest.json")
     (seeds / "extra.md").write_text("# Tea\n\nGreen tea is steamed.\n")
-    import assistant.index as index_module
+    import assistant.index.build as build_module
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module, "_swap", boom)
+    monkeypatch.setattr(build_module, "_swap", boom)
     with pytest.raises(RuntimeError):
         ensure_index(settings)
     after = Manifest.read(store_dir(settings) / "manifest.json")

@@ -165,7 +165,7 @@ def test_store_from_before_versioned_folders_is_taken_over(
     link.unlink()
     target.rename(link)  # the layout of earlier versions: index/store is the store itself
     assert ensure_index(settings).action == "up to date"
-    monkeypatch.setattr("assistant.index.OLD_STORE_GRACE_S", 0.0)
+    monkeypatch.setattr("assistant.index.build.OLD_STORE_GRACE_S", 0.0)
     _add_handbook(seeds)
     report = ensure_index(settings)
     assert report.action == "rebuilt" and report.reused == first.passages

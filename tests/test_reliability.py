@@ -21,12 +21,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT
 
-import assistant.index as index_module
+import assistant.index.manifest as manifest_module
 import assistant.llm as llm_module
 from assistant import Answer, Assistant, ModelUnavailable, QuestionError, Settings
 from assistant.cli import main
 from assistant.documents import Paragraph, chunk
-from assistant.index import Manifest, _client, ensure_index, load_corpus, open_store, store_dir
+from assistant.index import Manifest, ensure_index, load_corpus, open_store, store_dir
+from assistant.index.store import _client
 from assistant.probes import free_port
 
 BACKFIRE = "Why does the author think the split will backfire?"
@@ -207,14 +208,14 @@ def test_file_that_disappears_during_indexing_is_skipped_by_name(
 ) -> None:
     gone = seeds / "gone.md"
     gone.write_text("# Notes\n\nThis file is deleted between discovery and reading.\n")
-    real = index_module.load_document
+    real = manifest_module.load_document
 
     def vanishing(path: Path, *args, **kwargs):
         if path.name == gone.name:
             path.unlink()
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(index_module, "load_document", vanishing)
+    monkeypatch.setattr(manifest_module, "load_document", vanishing)
     corpus = load_corpus(settings)
     assert [d.source for d in corpus.documents] == [SEED_SOURCE]
     assert "gone.md" in corpus.skipped and "Cannot read" in corpus.skipped["gone.md"]
@@ -226,7 +227,7 @@ def test_file_changed_during_indexing_is_indexed_consistently_then_updated(
 ) -> None:
     moving = seeds / "moving.md"
     moving.write_text("# Tea\n\nGreen tea is steamed soon after picking.\n")
-    real = index_module.load_document
+    real = manifest_module.load_document
 
     def edited_meanwhile(path: Path, *args, **kwargs):
         document = real(path, *args, **kwargs)
@@ -234,11 +235,11 @@ def test_file_changed_during_indexing_is_indexed_consistently_then_updated(
             moving.write_text("# Tea\n\nBlack tea is withered, rolled and oxidised before drying.\n")
         return document
 
-    monkeypatch.setattr(index_module, "load_document", edited_meanwhile)
+    monkeypatch.setattr(manifest_module, "load_document", edited_meanwhile)
     assert ensure_index(settings).action == "built"
     texts = " ".join(open_store(settings).get()["documents"])
     assert "steamed" in texts and "oxidised" not in texts  # the version that was read, whole
-    monkeypatch.setattr(index_module, "load_document", real)
+    monkeypatch.setattr(manifest_module, "load_document", real)
     # The manifest hashed the bytes that were indexed, so the edit is seen as a change, not as current.
     assert ensure_index(settings).action == "rebuilt"
     texts = " ".join(open_store(settings).get()["documents"])
@@ -289,7 +290,7 @@ def test_index_from_another_embedding_model_is_rebuilt_without_reusing_its_vecto
     _edit_manifest(indexed, embedding_model="sentence-transformers/all-mpnet-base-v2")
     report = ensure_index(indexed)
     assert report.action == "rebuilt" and report.reused == 0 and report.embedded == report.passages
-    assert Manifest.read(store_dir(indexed) / "manifest.json").embedding_model == index_module.EMBEDDING_MODEL
+    assert Manifest.read(store_dir(indexed) / "manifest.json").embedding_model == manifest_module.EMBEDDING_MODEL
 
 
 @pytest.mark.slow
