@@ -10,7 +10,6 @@ calls the model for the prompts it changes.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +25,6 @@ import assistant.answering.grounding as cite  # noqa: E402
 import assistant.answering.question as question  # noqa: E402
 import assistant.core as core  # noqa: E402
 
-_claims_of = cite.claims_of
 KEYS = ("citation_precision", "citation_recall", "refusal_rate", "false_refusal_rate")
 
 
@@ -46,7 +44,7 @@ ABLATIONS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Any]],
         patched(cite, "misattributed", lambda *a: False),
         [],
     ),
-    ("a figure the evidence lacks dropped off", patched(cite, "_NUMBER", re.compile(r"(?!)")), []),
+    ("a figure the evidence lacks dropped off", patched(cite, "figures", lambda text: set()), []),
     (
         "a refusal shows the closest line off",
         patched(core.Assistant, "_refusal", lambda self, g, e: (cite.REFUSAL_TEXT, [])),
@@ -54,11 +52,6 @@ ABLATIONS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Any]],
     ),
     ("follow-up rewrite vetted (keeps_the_question) off", patched(question, "keeps_the_question", lambda *a: True), []),
     ("who-wrote-it questions get the credit lines off", patched(core, "about_credit", lambda q: False), []),
-    (
-        "the sentence the model cites is preferred off (the best-supporting one instead)",
-        patched(cite, "claims_of", lambda draft: [cite.Claim(c.text, ()) for c in _claims_of(draft)]),
-        [],
-    ),
     ("at most three answer sentences off", nothing, ["max_sentences=1000"]),
 ]
 

@@ -499,10 +499,10 @@ def _what_streamed_stays(page: Any, answer: Any) -> None:
     final = _words(answer.evaluate(_ANSWER_TEXT))
     struck = [_words(t) for t in answer.locator(".removed del").all_inner_texts()]
     for claim in claims_of(draft):
-        if is_refusal(claim.text):
+        if is_refusal(claim):
             continue
-        said = _words(claim.text)
-        assert said in final or any(said in t for t in struck), f"{claim.text!r} vanished without a mark"
+        said = _words(claim)
+        assert said in final or any(said in t for t in struck), f"{claim!r} vanished without a mark"
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@
 The model was given numbered evidence sentences (`evidence.py`) and asked to cite them. It cites unreliably,
 so the code decides: each answer sentence is kept whole or dropped whole, never cut into a fragment. It is
 kept when an evidence sentence supports it (MiniLM cosine blended with shared words, at least
-`threshold`): the one it cites when that holds, else the best one. It is dropped when nothing supports it,
+`threshold`): the best-supporting one, whichever the model cited (preferring the model's own citation changed
+no figure on any split, so the code decides alone). It is dropped when nothing supports it,
 when it holds a figure the evidence does not, or when it gives the words to the wrong speaker ("the author
 calls X a threat" cited to a sentence that reports what an official said, or to a reader comment).
 """
@@ -28,7 +29,7 @@ _REFUSAL = re.compile(
     r"|no (information|mention)|(this|that) is not (mentioned|stated|specified))",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d[\d,.]*%?")
+_FIGURE = re.compile(r"\d[\d,.]*")
 # the voice an answer sentence gives its words to
 _GIVES_TO: dict[str, re.Pattern[str]] = {
     "author": re.compile(r"\b(the )?(author|writer|columnist|article|op-?ed|essay)\b", re.I),
@@ -40,14 +41,6 @@ _SAYING = re.compile(
     r"describes?|insists?|suggests?|predicts?|views?|sees?|considers?)\b",
     re.I,
 )
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One sentence of the draft answer, with the evidence numbers it cited."""
-
-    text: str
-    markers: tuple[int, ...]
 
 
 @dataclass
@@ -62,36 +55,25 @@ class Grounded:
     removed: list[Removed] = field(default_factory=list)  # each removed or rewritten sentence, and why
 
 
+def figures(text: str) -> set[str]:
+    """The figures a text gives ("1,200", "3.5", "2024"), without trailing punctuation.
+
+    Why: a figure is the one thing a small model invents that reads as true, so grounding drops a sentence whose
+    figure the evidence lacks, and a follow-up rewrite must keep the user's figures.
+    """
+    return {n.rstrip(".,") for n in _FIGURE.findall(text)}
+
+
 def is_refusal(text: str) -> bool:
     """Whether a draft opens by saying the document does not answer the question."""
     return bool(_REFUSAL.search(text.strip()))
 
 
-def _markers(text: str) -> tuple[int, ...]:
-    out: list[int] = []
-    for group in _MARKER.findall(text):
-        for part in re.split(r"\s*,\s*", group):
-            if m := re.fullmatch(r"(\d+)\s*[–-]\s*(\d+)", part):
-                out.extend(range(int(m.group(1)), int(m.group(2)) + 1))
-            else:
-                out.append(int(part))
-    return tuple(out)
-
-
-def claims_of(draft: str) -> list[Claim]:
-    """Split a draft into sentences; markers that open a sentence belong to the one before."""
-    claims: list[Claim] = []
+def claims_of(draft: str) -> list[str]:
+    """The draft's sentences without their `[n]` markers (a marker opening a sentence belongs to the one before)."""
     draft = re.sub(r"(?m)^\s*[>*-]\s?", "", draft)  # quoted or bulleted lines: the text is what counts
-    for sentence in split_sentences(draft.strip().replace("\n", " ")):
-        lead = re.match(r"^(\s*\[\d+(?:\s*[,–-]\s*\d+)*\])+", sentence)
-        if lead and claims:
-            prev = claims[-1]
-            claims[-1] = Claim(prev.text, prev.markers + _markers(lead.group(0)))
-            sentence = sentence[lead.end() :].strip()
-        text = _MARKER.sub("", sentence).strip()
-        if re.search(r"\w{2,}", text):
-            claims.append(Claim(text, _markers(sentence)))
-    return claims
+    sentences = (_MARKER.sub("", s).strip() for s in split_sentences(draft.strip().replace("\n", " ")))
+    return [s for s in sentences if re.search(r"\w{2,}", s)]
 
 
 def _overlap(claim: str, source: str) -> float:
@@ -172,10 +154,9 @@ def reattributed(claim: str, evidence: Evidence) -> str:
     return out[:1].upper() + out[1:] if match.start() == 0 else out
 
 
-def with_marker(sentence: str, n: int | Sequence[int]) -> str:
-    """Put `[n]` (or `[n, m]`) before the sentence's closing punctuation."""
-    ns = [n] if isinstance(n, int) else list(n)
-    mark = "[" + ", ".join(str(x) for x in ns) + "]"
+def with_marker(sentence: str, n: int) -> str:
+    """Put `[n]` before the sentence's closing punctuation."""
+    mark = f"[{n}]"
     match = re.search(r"[.!?…]+[\"”’)]*$", sentence)
     if match:
         return f"{sentence[: match.start()]} {mark}{sentence[match.start() :]}"
@@ -219,13 +200,13 @@ def ground(
 ) -> Grounded:
     """The draft's sentences that the evidence supports, whole, with citations renumbered from 1."""
     declined = is_refusal(draft)
-    claims = [c for c in claims_of(draft) if not is_refusal(c.text)]
+    claims = [c for c in claims_of(draft) if not is_refusal(c)]
     if not claims or not evidence:
-        nothing = [Removed(c.text, "the document gave no evidence for it") for c in claims]
+        nothing = [Removed(c, "the document gave no evidence for it") for c in claims]
         return Grounded("", [], declined, [], len(claims), nothing)
-    vectors = embed([content_of(c.text) for c in claims] + [e.text for e in evidence])
+    vectors = embed([content_of(c) for c in claims] + [e.text for e in evidence])
     claim_vecs, ev_vecs = vectors[: len(claims)], vectors[len(claims) :]
-    known_numbers = {n.rstrip(".,") for e in evidence for n in _NUMBER.findall(e.text)}
+    known_figures = set().union(*(figures(e.text) for e in evidence))
     citations: list[Citation] = []
     numbered: dict[int, int] = {}  # evidence number -> citation number
     pieces: list[str] = []
@@ -235,46 +216,36 @@ def ground(
     for claim, vec in zip(claims, claim_vecs, strict=True):
         if max_sentences is not None and len(pieces) >= max_sentences:
             limit = f"{max_sentences} sentence" + ("s" if max_sentences != 1 else "")
-            removed.append(Removed(claim.text, f"answers are kept to {limit}"))
+            removed.append(Removed(claim, f"answers are kept to {limit}"))
             continue
-        if claim.text.endswith("?"):
+        if claim.endswith("?"):
             dropped += 1
-            removed.append(Removed(claim.text, "a question, not a claim"))
+            removed.append(Removed(claim, "a question, not a claim"))
             continue  # a question of the model's own claims nothing
-        if {n.rstrip(".,") for n in _NUMBER.findall(claim.text)} - known_numbers:
+        if figures(claim) - known_figures:
             dropped += 1
-            removed.append(Removed(claim.text, "it gives a figure the document does not"))
+            removed.append(Removed(claim, "it gives a figure the document does not"))
             continue  # a figure the evidence does not hold is never shown
-        content = content_of(claim.text)
+        content = content_of(claim)
         scored = [(support(vec, ev_vecs[i], content, e.text), i) for i, e in enumerate(evidence)]
-        cited = [(s, i) for s, i in scored if evidence[i].n in claim.markers and s >= threshold]
-        chosen = sorted(cited, reverse=True)[:2] if cited else [max(scored)] if max(scored)[0] >= threshold else []
-        text = claim.text
-        if chosen and all(misattributed(text, evidence[i]) for _, i in chosen):
-            text = reattributed(text, evidence[chosen[0][1]])  # the code, not the model, says who said it
-            chosen = chosen[:1]
-        wrong_speaker = bool(chosen)
-        chosen = [(s, i) for s, i in chosen if not misattributed(text, evidence[i])]
-        if not chosen:
+        best, i = max(scored)
+        if best < threshold:
             dropped += 1
-            why = (
-                "it gives the words to the wrong speaker"
-                if wrong_speaker
-                else "no sentence of the document supports it"
-            )
-            removed.append(Removed(claim.text, why))
+            removed.append(Removed(claim, "no sentence of the document supports it"))
             continue
-        if text != claim.text:
-            removed.append(Removed(claim.text, "the speaker was corrected", text))
-        marks = []
-        for _, i in chosen:
-            e = evidence[i]
-            if e.n not in numbered:
-                numbered[e.n] = len(citations) + 1
-                citations.append(citation_of(e, numbered[e.n], documents))
-            marks.append(numbered[e.n])
-        pieces.append(with_marker(text, sorted(set(marks))))
-        supports.append(chosen[0][0])
+        e = evidence[i]
+        text = reattributed(claim, e) if misattributed(claim, e) else claim  # the code says who said it
+        if misattributed(text, e):
+            dropped += 1
+            removed.append(Removed(claim, "it gives the words to the wrong speaker"))
+            continue
+        if text != claim:
+            removed.append(Removed(claim, "the speaker was corrected", text))
+        if e.n not in numbered:
+            numbered[e.n] = len(citations) + 1
+            citations.append(citation_of(e, numbered[e.n], documents))
+        pieces.append(with_marker(text, numbered[e.n]))
+        supports.append(best)
     return Grounded(" ".join(pieces), citations, declined, supports, dropped, removed)
 
 

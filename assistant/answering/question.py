@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ..documents import Role
 from ..errors import QuestionError
 from ..retrieval.hybrid import tokenize, voices_named
+from .grounding import figures
 from .overview import kind_of
 
 History = Sequence[tuple[str, str]]
@@ -32,7 +33,6 @@ _POINTS_BACK = re.compile(
     r"him|she|his|her|their|those|these|there|the same|the other|former|latter)\b",
     re.IGNORECASE,
 )
-_FIGURE = re.compile(r"\d[\d,.]*")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def keeps_the_question(user: str, rewrite: str, names: dict[Role, set[str]] | No
         return False
     if user.rstrip().endswith("?") and not rewrite.rstrip().endswith("?"):
         return False  # an answer or a statement is not a rewrite of a question
-    if not set(_FIGURE.findall(user)) <= set(_FIGURE.findall(rewrite)):
+    if not figures(user) <= figures(rewrite):
         return False
     words = set(tokenize(user))
     if len(words - set(tokenize(rewrite))) > (len(words) - 1) // 2:
