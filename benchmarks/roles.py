@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.documents import load_document
-from assistant.loaders import SUPPORTED_SUFFIXES
+from assistant.documents.loaders import SUPPORTED_SUFFIXES
 
 DEFAULT_DOCS = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval" / "docs"
 

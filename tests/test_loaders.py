@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.documents import Passage, discover, load_document
+from assistant.documents.loaders import SUPPORTED_SUFFIXES, extract, pdf_page_lines
 from assistant.errors import DocumentError
-from assistant.loaders import SUPPORTED_SUFFIXES, extract, pdf_page_lines
 
 HTML = """<!DOCTYPE html>
 <html><head><title>Beekeeping Basics</title>

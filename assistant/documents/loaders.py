@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol
 
-from .errors import DocumentError
+from ..errors import DocumentError
 
 
 @dataclass(frozen=True)
