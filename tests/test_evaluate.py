@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from assistant import Answer, Citation, DocumentError, Retrieved, Settings
 from assistant.documents import Document, Passage, load_document
+from assistant.evaluation.dataset import locate_quote, parse_case
 from assistant.evaluation.evaluate import (
     Case,
     Context,
@@ -20,15 +21,12 @@ from assistant.evaluation.evaluate import (
     Report,
     check,
     compare_markdown,
-    locate_quote,
-    parse_case,
     run,
-    score_citations,
-    score_retrieval,
     summarize,
     token_f1,
 )
 from assistant.evaluation.report import percentile
+from assistant.evaluation.scorers import score_citations, score_retrieval
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "eval" / "dev.jsonl"

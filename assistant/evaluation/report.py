@@ -20,7 +20,7 @@ from ..answer import Answer
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .evaluate import Case
+    from .dataset import Case
 
 TYPES = ("fact", "why", "who", "multi", "comments", "unanswerable", "adversarial")
 
