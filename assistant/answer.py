@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .documents import Passage
-
-ROLE_LABEL = {"author": "article author", "editor": "editor's note", "commenter": "reader comment"}
+from .voices import LABEL as ROLE_LABEL
 
 
 @dataclass(frozen=True)

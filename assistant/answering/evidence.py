@@ -18,9 +18,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..answer import ROLE_LABEL, Retrieved
-from ..documents import Document, Passage, Role, sentence_spans
+from ..answer import Retrieved
+from ..documents import Document, Passage, sentence_spans
 from ..retrieval.hybrid import tokenize
+from ..voices import INTERVIEWER, LABEL, Role, comment_by, interviewee
 
 Embed = Callable[[list[str]], list[list[float]]]
 
@@ -92,19 +93,19 @@ def reported_speaker(sentence: str) -> str | None:
 
 def line_speaker(document: Document | None, line: int, role: Role) -> str:
     """Who says line `line`: an interview turn's label, a comment's signature, else the voice's label."""
-    label = ROLE_LABEL.get(role, role)
+    label = LABEL.get(role, role)
     if document is None:
         return label
     text = document.lines[line - 1].strip() if 0 < line <= len(document.lines) else ""
     if turn := _TURN.match(text):
         who = (turn.group("who") or turn.group("plain") or "").strip()
         if who in ("Q", "A"):
-            return "the interviewer" if who == "Q" else label
-        return f"{who.title() if who.isupper() else who} (in the interview)"
+            return INTERVIEWER if who == "Q" else label
+        return interviewee(who.title() if who.isupper() else who)
     if role == "commenter":  # a signed comment: the nearest signature line above it names its writer
         for back in range(line - 1, max(0, line - 30), -1):
             if sig := _SIGNATURE.match(document.lines[back - 1].strip()):
-                return f"reader comment by {sig.group('who') or sig.group('says')}"
+                return comment_by(sig.group("who") or sig.group("says"))
     return label
 
 

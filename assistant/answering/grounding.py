@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..answer import Citation, Removed
 from ..documents import Document, split_sentences
 from ..retrieval.hybrid import tokenize
+from ..voices import GIVEN, INTERVIEWER, NAMED, PHRASE, commenter_of, interviewee_of
 from .evidence import Evidence, cosine
 
 REFUSAL_TEXT = "The document doesn't say."
@@ -30,12 +31,6 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _FIGURE = re.compile(r"\d[\d,.]*")
-# the voice an answer sentence gives its words to
-_GIVES_TO: dict[str, re.Pattern[str]] = {
-    "author": re.compile(r"\b(the )?(author|writer|columnist|article|op-?ed|essay)\b", re.I),
-    "editor": re.compile(r"\b(the )?editors?\b|\beditor['’]s note\b", re.I),
-    "commenter": re.compile(r"\b(commenters?|readers?|comments?)\b", re.I),
-}
 _SAYING = re.compile(
     r"\b(says?|said|argues?|argued|writes?|wrote|calls?|called|claims?|claimed|thinks?|believes?|warns?|notes?|"
     r"describes?|insists?|suggests?|predicts?|views?|sees?|considers?)\b",
@@ -112,7 +107,7 @@ def misattributed(claim: str, evidence: Evidence) -> bool:
     """
     if not _SAYING.search(claim):
         return False
-    given = {voice for voice, pattern in _GIVES_TO.items() if pattern.search(claim)}
+    given = {voice for voice, pattern in GIVEN.items() if pattern.search(claim)}
     if not given or len(given) > 1:
         return False  # names no voice, or several ("the author and a commenter agree"): nothing to check
     voice = next(iter(given))
@@ -128,11 +123,11 @@ def speaker_phrase(evidence: Evidence) -> str:
     """How an answer names whoever says an evidence sentence: "the editor's note", "Trump", "a commenter"."""
     if evidence.quoting:
         return evidence.quoting
-    if evidence.speaker.endswith(" (in the interview)"):
-        return evidence.speaker.removesuffix(" (in the interview)")
-    if evidence.speaker.startswith("reader comment by "):
-        return f"the commenter {evidence.speaker.removeprefix('reader comment by ')}"
-    return {"editor": "the editor's note", "commenter": "a commenter", "author": "the author"}[evidence.role]
+    if (name := interviewee_of(evidence.speaker)) is not None:
+        return name
+    if (handle := commenter_of(evidence.speaker)) is not None:
+        return f"the commenter {handle}"
+    return PHRASE[evidence.role]
 
 
 def reattributed(claim: str, evidence: Evidence) -> str:
@@ -141,12 +136,7 @@ def reattributed(claim: str, evidence: Evidence) -> str:
     Why: a small model writes "the author says" by habit; when the words are a reader's, the editor's or a
     quoted official's, naming the right speaker keeps a true claim instead of dropping it.
     """
-    voice = re.compile(
-        r"\b(?:the |a |one )?(?:article['’]?s? )?(?:authors?|writers?|columnists?|editors?['’]? ?(?:note)?|"
-        r"commenters?|readers?(?: comments?)?|article|op-?ed|essay)\b",
-        re.I,
-    )
-    match = voice.search(claim)
+    match = NAMED.search(claim)
     if match is None:
         return claim
     name = speaker_phrase(evidence)
@@ -165,11 +155,11 @@ def with_marker(sentence: str, n: int) -> str:
 
 def speaker_name(evidence: Evidence) -> str | None:
     """The person who says an evidence sentence when the document names them ("NarrowsNative", "Trevik")."""
-    if evidence.speaker.endswith(" (in the interview)"):
-        return evidence.speaker.removesuffix(" (in the interview)")
-    if evidence.speaker.startswith("reader comment by "):
-        return evidence.speaker.removeprefix("reader comment by ")
-    return "the interviewer" if evidence.speaker == "the interviewer" else None
+    if (name := interviewee_of(evidence.speaker)) is not None:
+        return name
+    if (handle := commenter_of(evidence.speaker)) is not None:
+        return handle
+    return INTERVIEWER if evidence.speaker == INTERVIEWER else None
 
 
 def citation_of(evidence: Evidence, n: int, documents: dict[str, Document]) -> Citation:

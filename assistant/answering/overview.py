@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..answer import Citation, Retrieved
-from ..documents import Passage, Role
+from ..documents import Passage
+from ..voices import Role
 from .evidence import cosine
 
 _OUTLINE = re.compile(

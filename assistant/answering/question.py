@@ -19,9 +19,9 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..documents import Role
 from ..errors import QuestionError
 from ..retrieval.hybrid import tokenize, voices_named
+from ..voices import Role
 from .grounding import figures
 from .overview import kind_of
 

@@ -13,15 +13,13 @@ from .document import CHUNKER_VERSION, Document, discover, load_document
 from .loaders import read_text, split_lines
 from .paragraphs import Paragraph, line_at, line_starts, paragraphs_of, sentence_spans, split_sentences
 from .passages import Passage, chunk
-from .roles import ROLES, Role, assign_roles, comment_start, explicit_comment_start
+from .roles import assign_roles, comment_start, explicit_comment_start
 
 __all__ = [
     "CHUNKER_VERSION",
-    "ROLES",
     "Document",
     "Paragraph",
     "Passage",
-    "Role",
     "assign_roles",
     "chunk",
     "comment_start",

@@ -8,10 +8,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..voices import Role
 from .loaders import SUPPORTED_SUFFIXES, extract
 from .paragraphs import _MD_HEADING, Paragraph, _looks_like_heading, paragraphs_of
 from .passages import Passage, chunk
-from .roles import _BYLINE, Role, _load_sidecar, assign_roles
+from .roles import _BYLINE, _load_sidecar, assign_roles
 
 # 5: a long paragraph split after a quotation keeps its closing quote mark;
 # 6: roles also follow explicit markers (comment headers and signatures, sign-offs, "Interview by", signed notes)

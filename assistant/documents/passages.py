@@ -6,8 +6,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..voices import Role
 from .paragraphs import Paragraph, sentence_spans
-from .roles import Role
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,10 @@ import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from ..errors import DocumentError
+from ..voices import ROLES, Role
 from .paragraphs import Paragraph, _looks_like_heading, _title_like
-
-Role = Literal["editor", "author", "commenter"]
-ROLES: tuple[Role, ...] = ("editor", "author", "commenter")
 
 # Markdown emphasis may wrap any of the markers below ("*By Jane Doe*", "**Comments**").
 _BYLINE = re.compile(

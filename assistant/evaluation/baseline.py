@@ -26,12 +26,13 @@ from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from ..answer import Answer, Citation, Retrieved
 from ..answering.grounding import is_refusal
-from ..documents import Passage, Role, line_at, line_starts
+from ..documents import Passage, line_at, line_starts
 from ..errors import ModelUnavailable
 from ..index import EMBEDDING_MODEL, chroma_settings, embedding_model, load_corpus
 from ..llm import chat_model
 from ..prompts import load_prompt
 from ..settings import Settings
+from ..voices import Role
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200

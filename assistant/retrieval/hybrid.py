@@ -19,7 +19,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from ..answer import Retrieved
-from ..documents import Passage, Role
+from ..documents import Passage
+from ..voices import ASKED, Role
 from .lexical import PostingsBM25, ranked
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -29,11 +30,6 @@ _STOP = frozenset(
     "we were what when where which who whom why will with would you your about also any can could should "
     "according say says said think thinks".split()
 )
-_VOICE_PATTERNS: dict[Role, re.Pattern[str]] = {
-    "commenter": re.compile(r"\b(comment\w*|readers?|repl(y|ies)|thread|discussion below)\b", re.I),
-    "editor": re.compile(r"\b(editor\w*|intro\w*|preface|head ?note|foreword)\b", re.I),
-    "author": re.compile(r"\b(author\w*|article|writer|essay|op-?ed|the piece)\b", re.I),
-}
 
 
 def tokenize(text: str) -> list[str]:
@@ -53,7 +49,7 @@ def tokenize(text: str) -> list[str]:
 
 def voices_named(question: str, names: dict[Role, set[str]] | None = None) -> set[Role]:
     """The roles a question asks about, from generic words and the names the documents give each voice."""
-    found = {role for role, pattern in _VOICE_PATTERNS.items() if pattern.search(question)}
+    found = {role for role, pattern in ASKED.items() if pattern.search(question)}
     words = set(re.findall(r"[a-z]+", question.lower()))
     for role, role_names in (names or {}).items():
         if words & role_names:
