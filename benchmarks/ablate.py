@@ -22,8 +22,8 @@ sys.path.insert(0, str(HERE))
 import eval_sets  # noqa: E402
 
 import assistant.answering.grounding as cite  # noqa: E402
+import assistant.answering.path as path  # noqa: E402
 import assistant.answering.question as question  # noqa: E402
-import assistant.core as core  # noqa: E402
 
 KEYS = ("citation_precision", "citation_recall", "refusal_rate", "false_refusal_rate")
 
@@ -47,11 +47,11 @@ ABLATIONS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Any]],
     ("a figure the evidence lacks dropped off", patched(cite, "figures", lambda text: set()), []),
     (
         "a refusal shows the closest line off",
-        patched(core.Assistant, "_refusal", lambda self, g, e: (cite.REFUSAL_TEXT, [])),
+        patched(path.AnswerPath, "_refusal", lambda self, g, e: (cite.REFUSAL_TEXT, [])),
         [],
     ),
     ("follow-up rewrite vetted (keeps_the_question) off", patched(question, "keeps_the_question", lambda *a: True), []),
-    ("who-wrote-it questions get the credit lines off", patched(core, "about_credit", lambda q: False), []),
+    ("who-wrote-it questions get the credit lines off", patched(path, "about_credit", lambda q: False), []),
     ("at most three answer sentences off", nothing, ["max_sentences=1000"]),
 ]
 

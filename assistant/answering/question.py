@@ -18,12 +18,18 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import QuestionError
+from ..errors import AssistantError, QuestionError
+from ..prompts import load_prompt
 from ..retrieval.hybrid import tokenize, voices_named
 from ..voices import Role
 from .grounding import figures
 from .overview import kind_of
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 History = Sequence[tuple[str, str]]
 # what makes a question lean on the conversation: words that point back, an opening connective, or so few words
@@ -117,3 +123,14 @@ def read_question(
             search = f"{history[-1][0]} {text}"
     voices = voices_named(text, names) or voices_named(search, names)
     return Question(text, standalone, kind_of(standalone), frozenset(voices), rewritten, search)
+
+
+def condense(chat: BaseChatModel, prompts_dir: Path, question: str, history: History) -> str:
+    """The model's rewrite of a follow-up into a question that stands alone ("" when it fails; `read_question` vets it)."""
+    turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in list(history)[-3:])
+    prompt = load_prompt(prompts_dir, "condense").format(history=turns, question=question)
+    try:
+        reply = str(chat.bind(max_tokens=96).invoke(prompt).content).strip()
+        return reply.removeprefix("Rewritten:").strip().strip('"').splitlines()[0].strip()
+    except (IndexError, AssistantError):
+        return ""

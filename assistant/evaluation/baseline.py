@@ -145,7 +145,7 @@ class Baseline:
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer:
         """Answer like the tutorial does, timed and packed into an `Answer` (every chunk is a citation)."""
-        from ..core import clean_question
+        from ..answering.question import clean_question
 
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
