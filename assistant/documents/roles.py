@@ -30,6 +30,7 @@ from pathlib import Path
 from ..errors import DocumentError
 from ..voices import ROLES, Role
 from .paragraphs import Paragraph, _looks_like_heading, _title_like
+from .words import STOP_WORDS
 
 # Markdown emphasis may wrap any of the markers below ("*By Jane Doe*", "**Comments**").
 _BYLINE = re.compile(
@@ -64,12 +65,8 @@ _SIGNOFF = re.compile(
 _FIRST_PERSON = re.compile(r"\b(I|I[’']m|I[’']ve|I[’']d|me|my|mine)\b")
 _SECOND_PERSON = re.compile(r"\b(you|your|you[’']re)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z’'\-]+")
-_STOP = frozenset(
-    "the a an and or but of to in on for with as at by from is are was were be been it its this that these "
-    "those their they them he she his her we our you your i me my not no so if than then there which who whom "
-    "what when where why how can could would should may might will just about into over more most also only "
-    "even very has have had do does did".split()
-)
+# hedges and intensifiers say nothing of what a paragraph is about either
+_STOP = STOP_WORDS | frozenset("been even just may might more most only over very".split())
 
 
 def _tokens(text: str) -> list[str]:

@@ -20,16 +20,13 @@ from pydantic import ConfigDict, PrivateAttr
 
 from ..answer import Retrieved
 from ..documents import Passage
+from ..documents.words import STOP_WORDS
 from ..voices import ASKED, Role
 from .lexical import PostingsBM25, ranked
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_STOP = frozenset(
-    "a an and are as at be but by did do does for from had has have he her his how i if in into is it its "
-    "me my no not of on or our she so than that the their them then there these they this those to was "
-    "we were what when where which who whom why will with would you your about also any can could should "
-    "according say says said think thinks".split()
-)
+# a question's "any" and its verbs of saying and thinking name no topic either
+_STOP = STOP_WORDS | frozenset("any according say says said think thinks".split())
 
 
 def tokenize(text: str) -> list[str]:
