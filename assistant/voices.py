@@ -36,6 +36,13 @@ GIVEN: dict[str, re.Pattern[str]] = {
     "commenter": re.compile(r"\b(commenters?|readers?|comments?)\b", re.I),
 }
 
+#: The verbs with which an answer sentence gives words to a voice ("argues", "writes", "thinks").
+SAYING = re.compile(
+    r"\b(says?|said|argues?|argued|writes?|wrote|calls?|called|claims?|claimed|thinks?|believes?|warns?|notes?|"
+    r"describes?|insists?|suggests?|predicts?|views?|sees?|considers?)\b",
+    re.I,
+)
+
 #: Any voice an answer sentence names, with its article, to be replaced by the right speaker.
 NAMED = re.compile(
     r"\b(?:the |a |one )?(?:article['’]?s? )?(?:authors?|writers?|columnists?|editors?['’]? ?(?:note)?|"

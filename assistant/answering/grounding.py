@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..answer import Citation, Removed
 from ..documents import Document, split_sentences
 from ..retrieval.hybrid import tokenize
-from ..voices import GIVEN, INTERVIEWER, NAMED, PHRASE, commenter_of, interviewee_of
+from ..voices import GIVEN, INTERVIEWER, NAMED, PHRASE, SAYING, commenter_of, interviewee_of
 from .evidence import Evidence, cosine
 
 REFUSAL_TEXT = "The document doesn't say."
@@ -31,11 +31,6 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _FIGURE = re.compile(r"\d[\d,.]*")
-_SAYING = re.compile(
-    r"\b(says?|said|argues?|argued|writes?|wrote|calls?|called|claims?|claimed|thinks?|believes?|warns?|notes?|"
-    r"describes?|insists?|suggests?|predicts?|views?|sees?|considers?)\b",
-    re.I,
-)
 
 
 @dataclass
@@ -105,7 +100,7 @@ def misattributed(claim: str, evidence: Evidence) -> bool:
     (unless the sentence names that person too); "a commenter says X" cited to the article; "the editor…"
     cited to anyone but the editor.
     """
-    if not _SAYING.search(claim):
+    if not SAYING.search(claim):
         return False
     given = {voice for voice, pattern in GIVEN.items() if pattern.search(claim)}
     if not given or len(given) > 1:
