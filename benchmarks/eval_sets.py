@@ -3,6 +3,7 @@
     python benchmarks/eval_sets.py                     # assistant, every set, table by split
     python benchmarks/eval_sets.py --baseline          # the tutorial recipe too
     python benchmarks/eval_sets.py --only dev,oped_ferry --out eval/runs/sets.jsonl
+    python benchmarks/eval_sets.py --split test        # only the test items (a prompt change: fewer model calls)
 
 Why: the answer path is tuned on dev + train and reported on test (docs/evaluation.md); this runs them all
 the same way in one command. Replies come from `benchmarks/replay_eval.py`'s cache keyed by the exact
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--llm", default=None)
     parser.add_argument("--setting", action="append", default=[], help="a settings override, e.g. top_k=4")
     parser.add_argument("--quiet", action="store_true", help="no table, only the returned summaries")
+    parser.add_argument("--split", default="", help="comma-separated splits to run (dev, train, test) [all]")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = dict(item.split("=", 1) for item in args.setting)
     if args.llm:
@@ -89,6 +91,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pipelines["baseline"] = Baseline(settings, chat=chat, k=4)
         documents = pipelines["assistant"].documents
         dataset = Dataset.load(gold, documents)
+        if splits := set(filter(None, args.split.split(","))):
+            dataset.cases = [c for c in dataset.cases if (c.split or "dev") in splits]
+            if not dataset.cases:
+                continue
         for pipeline, task in pipelines.items():
             report = dataset.evaluate(task, name=pipeline, documents=documents, progress=False)
             for item in report.items:
