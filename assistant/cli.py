@@ -246,14 +246,14 @@ def eval_(gold: str, out: str | None, as_json: bool, pipeline: str, compare: boo
 
 
 @main.command()
-@click.option("--quick", is_flag=True, help="Under two minutes: fewer questions and runs, 10 documents only.")
+@click.option("--quick", is_flag=True, help="The 16-question mix, one run of each part.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (progress goes to stderr).")
 @_friendly
 def bench(quick: bool, as_json: bool) -> None:
     """Measure cold start, answer latency, retrieval, index build and memory; compare with the baseline.
 
-    A full run takes about 15 minutes on a quiet machine; results and the corpus chart go to benchmarks/results/.
-    See docs/performance.md.
+    Results go to benchmarks/results/. Simultaneous chat sessions and the corpus-size curve are measured by
+    `python benchmarks/run.py` (a checkout's script, outside the package). See docs/performance.md.
 
     Example: assistant bench --quick --json
     """

@@ -1,7 +1,9 @@
 """The benchmark of issue 6 as a script: `python benchmarks/run.py [--quick] [--json] [...]`.
 
-The measuring is in `assistant.bench` (so that `assistant bench` can run it too); this adds the knobs.
-Results go to benchmarks/results/*.json (gitignored), the corpus chart beside them (`--chart` to put it elsewhere).
+The measuring is in `assistant.bench` (so that `assistant bench` can run it too); this adds the knobs, the
+simultaneous chat sessions (`sessions.py`) and the corpus-size curve (`scaling.py`), which the installed
+package leaves out. Results go to benchmarks/results/*.json (gitignored), the corpus chart beside them
+(`--chart` to put it elsewhere).
 
     python benchmarks/run.py                 # everything, about 30 minutes on 2 cores
     python benchmarks/run.py --quick         # under two minutes: 2 questions, one run, 10-document corpus
@@ -24,9 +26,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.bench import BenchOptions, format_report, run
-from assistant.probes import dev_questions, load_avg, synthetic_corpus
-from assistant.settings import Settings
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from scaling import Curve, format_scaling, synthetic_corpus  # noqa: E402
+from sessions import format_sessions, served  # noqa: E402
+
+from assistant.bench import BenchOptions, format_report, run  # noqa: E402
+from assistant.probes import dev_questions, load_avg  # noqa: E402
+from assistant.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,12 +51,15 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--no-shared-docs", action="store_true", help="The mix from the seed only (not ../shared/eval/docs)."
     )
-    p.add_argument("--users", type=int, nargs="*", help="Simultaneous chat sessions against the UI [1 2 4].")
+    p.add_argument(
+        "--users", type=int, nargs="*", help="Simultaneous chat sessions against the UI [1 2 4; quick: 1 2]."
+    )
+    p.add_argument("--session-questions", type=int, default=1, help="Questions each simulated user asks [1].")
     p.add_argument("--runs", type=int, help="Passes over the question mix.")
     p.add_argument("--cold-runs", type=int, help="Fresh processes per pipeline for the cold start.")
     p.add_argument("--index-runs", type=int, help="Seed index builds per pipeline.")
     p.add_argument("--retrieval-runs", type=int, help="Passes over the dev questions for retrieval alone.")
-    p.add_argument("--sizes", type=int, nargs="*", help="Synthetic corpus sizes in documents [10 100 1000].")
+    p.add_argument("--sizes", type=int, nargs="*", help="Synthetic corpus sizes in documents [10 100 1000; quick: 10].")
     p.add_argument("--seeds", type=Path, help="Seed documents [seeds/].")
     p.add_argument("--gold", type=Path, help="Dev questions [eval/dev.jsonl].")
     p.add_argument("--work", type=Path, help="Keep the work folder here instead of a temporary one.")
@@ -72,36 +83,43 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
-    """`BenchOptions` from parsed arguments (unset ones keep the full or quick defaults)."""
+    """`BenchOptions` from parsed arguments (unset ones keep the full or quick defaults), with the sessions and
+    the corpus curve as its `served` and `after` hooks."""
     given: dict[str, Any] = {
         "llm": args.llm,
         "questions": args.questions,
         "runs": args.runs,
         "kinds": tuple(args.kinds) if args.kinds else None,
         "mix_limit": args.mix_limit,
-        "users": tuple(args.users) if args.users is not None else None,
         "cold_runs": args.cold_runs,
         "index_runs": args.index_runs,
         "retrieval_runs": args.retrieval_runs,
-        "sizes": tuple(args.sizes) if args.sizes is not None else None,
         "seeds_dir": args.seeds,
         "gold": args.gold,
         "work_dir": args.work,
         "results_dir": args.results,
-        "chart": args.chart,
-        "vectors": args.vectors,
         "quiet_wait": args.wait_quiet,
     }
     given = {k: v for k, v in given.items() if v is not None}
-    if args.no_vector_cache:
-        given["vectors"] = None
     if args.no_shared_docs:
         given["shared_docs"] = None
-    for flag in ("baseline", "cold", "ui", "isolate"):
+    for flag in ("baseline", "cold", "ui"):
         if getattr(args, f"no_{flag}"):
             given[flag] = False
     given["progress"] = lambda line: print(line, file=sys.stderr, flush=True)
-    return BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
+    options = BenchOptions.quick(**given) if args.quick else BenchOptions(**given)
+    results_dir = args.results or PROJECT_ROOT / "benchmarks" / "results"
+    chart = args.chart or results_dir / ("performance-quick.png" if args.quick else "performance.png")
+    sizes = tuple(args.sizes) if args.sizes is not None else ((10,) if args.quick else (10, 100, 1000))
+    if sizes:
+        vectors = None if args.no_vector_cache else args.vectors or results_dir / "vectors.npz"
+        options.after = Curve(sizes, not args.no_isolate, vectors, chart, options.progress)
+    users = tuple(args.users) if args.users is not None else ((1, 2) if args.quick else (1, 2, 4))
+    if users:
+        # distinct questions, none asked before in that server (a cached prompt is nearly free)
+        fresh = dev_questions(options.gold, None)[max(1, options.ui_questions) :]
+        options.served = served(Settings(llm=options.llm), fresh, users, args.session_questions)  # type: ignore[arg-type]
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(found, indent=2, ensure_ascii=False))
         return 0
     results = run(options_from(args))
-    print(json.dumps(results, indent=2, ensure_ascii=False) if args.json else format_report(results))
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    else:
+        print("\n\n".join(filter(None, [format_report(results), format_sessions(results), format_scaling(results)])))
     return 0
 
 
@@ -128,7 +149,9 @@ def _p50(values: Sequence[float]) -> float:
     return round(float(statistics.median(values)), 2)
 
 
-def bm25_experiment(options: BenchOptions, work: Path, questions: list[str]) -> list[dict[str, Any]]:
+def bm25_experiment(
+    options: BenchOptions, sizes: Sequence[int], work: Path, questions: list[str]
+) -> list[dict[str, Any]]:
     """Lexical half of retrieval, rank_bm25's stock class vs `assistant.lexical`, per corpus size; same top 20?"""
     from rank_bm25 import BM25Okapi
 
@@ -137,7 +160,7 @@ def bm25_experiment(options: BenchOptions, work: Path, questions: list[str]) -> 
     from assistant.retrieval.lexical import PostingsBM25, ranked
 
     rows = []
-    for n in options.sizes:
+    for n in sizes:
         seeds = synthetic_corpus(options.seeds_dir, work / f"corpus-{n}", n)
         passages = load_corpus(Settings(seeds_dir=seeds, index_dir=work / "unused", llm="fake")).passages
         corpus = [tokenize(p.text) for p in passages]
@@ -202,8 +225,8 @@ def prompt_experiment(settings: Settings, questions: list[str]) -> dict[str, Any
     """Time to first token is prompt evaluation: measure it against prompt size (top-k) and llama options."""
     from llama_cpp import Llama
 
-    from assistant.bench import Tokens
     from assistant.core import Assistant
+    from assistant.probes import Tokens
     from assistant.prompts import answer_prompt
 
     assistant = Assistant(settings)
@@ -323,7 +346,8 @@ def experiments(options: BenchOptions) -> dict[str, Any]:
     out["imports"] = import_experiment()
     out["embedding"] = embedding_experiment(settings)
     out["grounding"] = grounding_experiment(settings, questions)
-    out["bm25"] = bm25_experiment(options, work, retrieval_questions)
+    sizes = options.after.sizes if isinstance(options.after, Curve) else (10,)
+    out["bm25"] = bm25_experiment(options, sizes, work, retrieval_questions)
     out["prompt"] = prompt_experiment(settings, questions[:4])
     out["load_end"] = load_avg()
     return out

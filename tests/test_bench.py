@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from assistant.bench import KEYS, BenchOptions, format_report, run
-from assistant.probes import percentile, synthetic_corpus, wait_for_quiet
+from assistant.probes import percentile, wait_for_quiet
+from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_b8aa54d3edd41c2c.txt"
@@ -21,6 +23,7 @@ def _script(name: str = "run") -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass in it looks its module up there
     spec.loader.exec_module(module)
     return module
 
@@ -59,7 +62,7 @@ def test_waiting_for_quiet_is_bounded() -> None:
 
 
 def test_synthetic_corpus_shuffles_the_seed_paragraphs(tiny: Path, tmp_path: Path) -> None:
-    seeds = synthetic_corpus(tiny, tmp_path / "c3", 3)
+    seeds = _script("scaling").synthetic_corpus(tiny, tmp_path / "c3", 3)
     docs = sorted(seeds.glob("doc*.txt"))
     paragraphs = sorted(line for line in (tiny / "tiny.txt").read_text().split("\n") if line.strip())
     assert len(docs) == 3
@@ -93,18 +96,21 @@ def test_script_quick_run_with_the_fake_llm(
     assert (tmp_path / "curve.png").stat().st_size > 1000
     assert json.loads(Path(results["saved"]).read_text())["llm"] == "fake"
     assert (tmp_path / "vectors.npz").exists()  # a second run embeds nothing again
-    report = format_report(results)
-    assert "| warm total p50 (s) |" in report and "| 2 |" in report
+    assert "| warm total p50 (s) |" in format_report(results)
+    assert "| 2 |" in _script("scaling").format_scaling(results)
 
 
 @pytest.mark.slow
 def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp_path: Path) -> None:
+    sessions, scaling = _script("sessions"), _script("scaling")
     options = BenchOptions.quick(
-        llm="fake", seeds_dir=tiny, gold=gold, sizes=(2,), questions=1, index_runs=1, retrieval_runs=1, baseline=False,
-        users=(1,),
-        results_dir=None, chart=None, vectors=None, work_dir=tmp_path / "work",
+        llm="fake", seeds_dir=tiny, gold=gold, questions=1, index_runs=1, retrieval_runs=1, baseline=False,
+        results_dir=None, work_dir=tmp_path / "work",
+        served=sessions.served(Settings(llm="fake"), ["What is Trump's plan?"], (1,)),
+        after=scaling.Curve(sizes=(2,), vectors=None, chart=None),
     )  # fmt: skip
     results = run(options)
+    assert results["sessions"]["1"]["answers"] == 1  # one simulated user, through the served UI
     a = results["assistant"]
     assert 0 < results["ui_up_s"] <= results["ui_ready_s"] <= a["ui_first_answer_s"]
     assert results["cold_first_answer_s"] > 0 and a["cold_runs"][0]["phases_s"]["first_answer"] > 0
