@@ -60,6 +60,25 @@ _WATCH = """() => {
 }"""
 
 
+# `assistant serve` with the extractive fake writing one word every argv[1] seconds, like a slow model, so that
+# Stop lands in the middle of an answer.
+_SLOW_FAKE_SERVE = """
+import sys, time
+from assistant.cli import main
+from assistant.llm import ExtractiveFakeChat
+
+words = ExtractiveFakeChat._stream
+
+def slowly(self, *args, **kwargs):
+    for chunk in words(self, *args, **kwargs):
+        time.sleep(float(sys.argv[1]))
+        yield chunk
+
+ExtractiveFakeChat._stream = slowly
+main(["serve"])
+"""
+
+
 @dataclass
 class Server:
     url: str
@@ -67,8 +86,9 @@ class Server:
     log: Path
 
 
-def _serve(base: Path, llm: str, extra: tuple[Path, ...] = ()) -> Iterator[Server]:
-    """Run `assistant serve` on a free port with everything under `base`; stop it afterwards."""
+def _serve(base: Path, llm: str, extra: tuple[Path, ...] = (), word_delay_s: float | None = None) -> Iterator[Server]:
+    """Run `assistant serve` on a free port with everything under `base`; stop it afterwards. With
+    `word_delay_s`, the fake LLM writes one word every that many seconds."""
     (base / "seeds").mkdir(parents=True)
     for seed in [*(ROOT / "seeds").glob("*.txt"), *extra]:
         shutil.copy(seed, base / "seeds" / seed.name)
@@ -84,8 +104,11 @@ def _serve(base: Path, llm: str, extra: tuple[Path, ...] = ()) -> Iterator[Serve
     )
     log = base / "server.log"
     with log.open("wb") as out:
+        command = [sys.executable, "-m", "assistant.cli", "serve"]
+        if word_delay_s is not None:
+            command = [sys.executable, "-c", _SLOW_FAKE_SERVE, str(word_delay_s)]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve"],
+            command,
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -420,6 +443,43 @@ def test_desktop_panel_does_not_scroll_sideways_and_follows_a_resize(page: Any, 
     page.set_viewport_size({"width": 1000, "height": 700})
     page.wait_for_function(_HIGHLIGHT_VISIBLE, timeout=5_000)  # the lines shown still match the header
     _shot(page, "fake-5-after-resize")
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with the extractive fake writing one word every 0.3 s, so Stop lands mid-answer."""
+    yield from _serve(tmp_path_factory.mktemp("ui-slow"), "fake", word_delay_s=0.3)
+
+
+# Gradio's client posts /cancel when an event is cancelled; the server answers once the cancelled task's running
+# step has returned (about 0.2 s when measured; longer on a busier machine). Delayed by 2 s in the page, so the
+# old code's failure did not depend on load.
+_SLOW_CANCEL = """(() => {
+  const fetch = window.fetch;
+  window.fetch = (url, options) => String(url).endsWith('/cancel')
+    ? new Promise((done) => setTimeout(done, 2000)).then(() => fetch(url, options))
+    : fetch(url, options);
+})();"""
+
+
+def test_a_question_sent_the_instant_stop_shows_is_answered(page: Any, slow_server: Server) -> None:
+    # Issue #17: Enter pressed the moment "Stopped." appeared added the question's row, and no answer ever came:
+    # Gradio skipped the answer event while it still counted the stopped one as running (until /cancel returned).
+    page.add_init_script(_SLOW_CANCEL)
+    _open(page, slow_server.url)
+    page.fill("#question textarea", BACKFIRE)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("() => document.querySelector('#chat .bot-row')?.innerText.includes('▌')")
+    page.fill("#question textarea", EXAMPLES[1])  # typed while the answer streams, sent right after Stop
+    page.get_by_role("button", name="Stop").click()
+    page.locator("#chat .bot-row").first.locator(".note.stopped").wait_for()
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("() => document.querySelectorAll('#chat .user-row').length === 2", timeout=5_000)
+    answer = page.locator("#chat .bot-row").nth(1)
+    page.wait_for_function(_FINISHED, arg=2, timeout=30_000)
+    _check_cards(answer)
+    assert page.locator("#chat .bot-row").first.locator(".note.stopped").count() == 1
+    page.get_by_role("button", name="Send").wait_for(timeout=5_000)  # the box is ready for the next question
 
 
 @pytest.fixture(scope="module")

@@ -252,8 +252,10 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
     def answer_turn(
         turns: list[Turn], backend: str, url: str, top_k: float, show_passages: bool, only: list[str] | None
     ) -> Iterator[tuple[Any, Any]]:
-        if not turns or turns[-1].started:
-            yield gr.skip(), gr.skip()  # nothing new to answer (an empty Enter): the conversation stays as it is
+        if not turns or turns[-1].started or turns[-1].done:
+            # Nothing new to answer (an empty Enter, a turn already being answered or stopped before it began):
+            # the conversation stays as it is. The answer events run in "multiple" mode, so this is the guard.
+            yield gr.skip(), gr.skip()
             return
         turn, index = turns[-1], len(turns) - 1
         turn.started = True
@@ -288,6 +290,11 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
 
     def idle_box() -> Any:
         return gr.Textbox(submit_btn=SEND, stop_btn=False)
+
+    def settle(turns: list[Turn]) -> Any:
+        # After an answer event: Send comes back unless the tab's last question is still being answered (a
+        # question asked right after Stop, whose answer started before the stopped one's event ended).
+        return idle_box() if not turns or turns[-1].done else gr.skip()
 
     def show_source(request: str, turns: list[Turn]) -> str:
         match = _REQUEST.match(request or "")
@@ -437,13 +444,24 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         timer = gr.Timer(1.0)
 
         answer_inputs = [turns, backend, url, top_k, show_passages, only]
+
+        def answer_after(asked: Any) -> None:
+            # "multiple": the answer event starts even while a stopped one is still ending (the default, "once",
+            # silently skipped it: the question lost after Stop, issue #17); answer_turn skips a turn that is
+            # already being answered or was stopped.
+            answered = asked.then(
+                answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4, trigger_mode="multiple"
+            )
+            answered.then(settle, turns, box, queue=False)
+
         typed = box.submit(add_turn, [box, turns], [box, chatbot, turns])
-        typed_answer = typed.then(answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4)
-        typed_answer.then(idle_box, None, box, queue=False)
-        picked = chatbot.example_select(add_example, [turns], [box, chatbot, turns])
-        picked_answer = picked.then(answer_turn, answer_inputs, [chatbot, turns], concurrency_limit=4)
-        picked_answer.then(idle_box, None, box, queue=False)
-        box.stop(stop, [turns], [box, chatbot, turns], cancels=[typed_answer, picked_answer], queue=False)
+        answer_after(typed)
+        answer_after(chatbot.example_select(add_example, [turns], [box, chatbot, turns]))
+        # No `cancels=`: Stop (like Clear) marks the turn stopped, and its answer event ends itself at its next
+        # heartbeat (stream_reply yields at least every 0.5 s) after closing the model's stream. Gradio's cancel
+        # kept the stopped event counted as running in the browser after "Stopped." showed (until its /cancel
+        # and /reset requests returned), and its /cancel ends every answer task of the tab, a newer one too.
+        box.stop(stop, [turns], [box, chatbot, turns], queue=False)
         chatbot.clear(clear, [turns], [turns, panel, box, cleared, undo], queue=False)
         undo.click(undo_clear, [cleared, turns], [chatbot, turns, cleared, undo], queue=False)
         typed.then(lambda: gr.Button(visible=False), None, undo, queue=False)
