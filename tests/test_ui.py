@@ -17,7 +17,7 @@ from assistant.answering.evidence import Evidence, Found
 from assistant.answering.grounding import REFUSAL_TEXT
 from assistant.documents import Document, load_document
 from assistant.ui import app as ui
-from assistant.ui import conversation, render
+from assistant.ui import conversation, render, server
 
 SOURCE = "seeds/000_b8aa54d3edd41c2c.txt"
 QUOTE = (
@@ -359,7 +359,7 @@ def test_feedback_is_appended_as_jsonl_with_question_answer_and_citations(tmp_pa
 
 def test_settings_per_session_share_the_server_default_and_validate(settings: Settings) -> None:
     base = Assistant(settings)
-    pool = ui.AssistantPool(base)
+    pool = server.AssistantPool(base)
     assert pool.get("fake", "", settings.top_k) is base
     two = pool.get("fake", "", 2)
     assert two is not base and two.settings.top_k == 2 and two.settings.index_dir == settings.index_dir
@@ -372,10 +372,10 @@ def test_settings_per_session_share_the_server_default_and_validate(settings: Se
 
 
 def test_auth_must_be_user_colon_password() -> None:
-    assert ui.parse_auth(None) is None and ui.parse_auth("ann:s3:cret") == ("ann", "s3:cret")
+    assert server.parse_auth(None) is None and server.parse_auth("ann:s3:cret") == ("ann", "s3:cret")
     for bad in ("nocolon", ":pw", "user:"):
         with pytest.raises(ConfigError, match="user:password"):
-            ui.parse_auth(bad)
+            server.parse_auth(bad)
 
 
 def test_build_makes_a_blocks_app_with_analytics_off(settings: Settings) -> None:
@@ -393,7 +393,7 @@ def test_launch_binds_localhost_without_share_link(settings: Settings, monkeypat
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: seen.update(kw))
-    monkeypatch.setattr(ui.Warmup, "start", lambda self: self)
+    monkeypatch.setattr(server.Warmup, "start", lambda self: self)
     ui.launch(Assistant(settings.model_copy(update={"auth": "ann:pw"})))
     assert seen["server_name"] == "127.0.0.1" and seen["server_port"] == 7860
     assert seen["share"] is False and seen["auth"] == ("ann", "pw")
@@ -411,14 +411,14 @@ def test_stopped_reply_keeps_the_draft_marked_as_unchecked() -> None:
 
 def test_start_up_failure_is_shown_on_the_page(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    warm = ui.Warmup(Assistant(Settings(seeds_dir=tmp_path / "empty", index_dir=tmp_path / "index", llm="fake")))
+    warm = server.Warmup(Assistant(Settings(seeds_dir=tmp_path / "empty", index_dir=tmp_path / "index", llm="fake")))
     warm.start()._thread.join(30)  # type: ignore[union-attr]
     assert warm.waiting() is None and 'class="status error"' in warm.note() and "No readable documents" in warm.note()
 
 
 @pytest.mark.slow
 def test_start_up_reports_progress_then_what_is_ready(settings: Settings) -> None:
-    warm = ui.Warmup(Assistant(settings))
+    warm = server.Warmup(Assistant(settings))
     assert "Getting ready" in warm.note() and warm.waiting() is not None  # waiting() starts it
     warm._thread.join(120)  # type: ignore[union-attr]
     assert warm.done and warm.error is None

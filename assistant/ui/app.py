@@ -9,23 +9,17 @@ covers the wiring. Citations in a message are links (`#cite-<turn>-<n>`); one de
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 import gradio as gr
-from pydantic import SecretStr
 
 from ..core import Assistant
 from ..documents import Document
-from ..errors import AssistantError, ConfigError
-from ..settings import Settings
+from ..errors import AssistantError
 from .conversation import (
     LOCAL_MODEL_LINE,
     Turn,
@@ -37,8 +31,7 @@ from .conversation import (
     stream_reply,
 )
 from .render import DOC_PLACEHOLDER, _badge, _esc, format_document, format_draft, in_words, stopped_reply
-
-log = logging.getLogger(__name__)
+from .server import BACKENDS, AssistantPool, Warmup, parse_auth
 
 # Each one gets a cited answer from the default local model (tests/test_browser.py asks them all): one per voice
 # and a figure. "What do the commenters think of Trump's plan?" was dropped: the model read a sarcastic comment
@@ -49,11 +42,6 @@ EXAMPLES = [
     "What does a reader say about where Russia sits on the map?",
     "How much trade did China and Russia do in 2024?",
 ]
-BACKENDS = {
-    "local": "Local model (llama.cpp, offline)",
-    "openai": "OpenAI-compatible server",
-    "fake": "Extractive demo (no LLM)",
-}
 SEND, STOP = "Send", "Stop"  # the buttons' visible text is their accessible name
 SERVER_HELP = (
     "**Server settings** (for whoever runs it; set before `assistant serve`): `ASSISTANT_LLM` (local, openai), "
@@ -61,137 +49,6 @@ SERVER_HELP = (
     "`ASSISTANT_EVIDENCE_SENTENCES`, `ASSISTANT_MAX_QUESTION_CHARS`; the README's Settings section lists them all."
 )
 _REQUEST = re.compile(r"^(cite|passage)-(\d+)-(\d+)")
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-# -- start-up and per-session assistants -------------------------------------------------------------------
-class Warmup:
-    """Builds the index and loads the models in the background, so the page shows progress, never freezes."""
-
-    def __init__(self, assistant: Assistant):
-        self.assistant = assistant
-        self.step = "Starting"
-        self.error: str | None = None
-        self.summary = ""
-        self.done = False
-        self._started: float | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> Warmup:
-        """Start once (later calls do nothing)."""
-        with self._lock:
-            if self._thread is None:
-                self._started = time.monotonic()
-                self._thread = threading.Thread(target=self._run, name="assistant-warmup", daemon=True)
-                self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from ..index import embedding_model
-        from ..llm import LlamaCppChat, load_llama
-
-        try:
-            self.step = "1/3 · Checking the search index"
-            report = self.assistant.prepare(progress=self._progress)
-            self.step = "2/3 · Loading the embedding model"
-            _ = self.assistant.retriever
-            embedding_model().embed_query("warm up")
-            llm = self.assistant.settings.llm
-            if llm == "local":
-                self.step = "3/3 · Loading the local language model (1.1 GB; about 10 s the first time)"
-                chat = self.assistant.chat
-                if isinstance(chat, LlamaCppChat):
-                    load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
-            skipped = f" · {len(report.skipped)} file(s) skipped" if report.skipped else ""
-            self.summary = (
-                f"{_plural(report.documents, 'document')} · {_plural(report.passages, 'passage')}{skipped} · "
-                f"answers by: {BACKENDS.get(llm, llm)}"
-            )
-        except AssistantError as exc:
-            self.error = str(exc)
-        except Exception as exc:  # shown on the page instead of a dead spinner
-            log.exception("Start-up failed")
-            self.error = f"Start-up failed: {exc.__class__.__name__}: {exc}"
-        finally:
-            self.done = True
-
-    def _progress(self, message: str) -> None:
-        if match := re.match(r"Indexing (\d+) document", message):
-            self.step = (
-                "1/3 · Building the search index (first start or changed documents): "
-                f"{_plural(int(match.group(1)), 'document')}"
-            )
-
-    def waiting(self) -> str | None:
-        """A note while start-up work goes on; None once ready (or failed: the question then reports it)."""
-        if self.done:
-            return None
-        self.start()
-        return f"Getting ready: {self.step}…"
-
-    def note(self, backend: str | None = None) -> str:
-        """The status line at the top of the page; `backend` is the one this tab chose under Settings."""
-        if self.error:
-            return f'<div class="status error">⚠️ {_esc(in_words(self.error))}</div>'
-        if self.done:
-            summary = self.summary
-            if backend:
-                summary = re.sub(r"answers by: .*$", f"answers by: {BACKENDS.get(backend, backend)}", summary)
-            return f'<div class="status ready">Ready · {_esc(summary)}</div>'
-        waited = time.monotonic() - (self._started or time.monotonic())
-        return (
-            f'<div class="status loading"><span class="spinner"></span>Getting ready: {_esc(self.step)}… '
-            f"{waited:.0f} s. You can type your question already.</div>"
-        )
-
-
-class AssistantPool:
-    """One `Assistant` per distinct (backend, server URL, top-k); models load once per process anyway."""
-
-    def __init__(self, base: Assistant, size: int = 8):
-        self.base = base
-        self.size = size
-        self._made: OrderedDict[tuple[str, str | None, int], Assistant] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, llm: str | None = None, url: str | None = None, top_k: float | None = None) -> Assistant:
-        """The assistant for one session's settings (the server's own when they are the defaults)."""
-        s = self.base.settings
-        llm = llm or s.llm
-        url = ((url or "").strip() or None) if llm == "openai" else s.openai_base_url
-        k = int(top_k or s.top_k)
-        key = (llm, url, k)
-        if key == (s.llm, s.openai_base_url, s.top_k):
-            return self.base
-        with self._lock:
-            if key not in self._made:
-                if llm == "openai" and not url:
-                    raise ConfigError("Enter the server's URL under Settings (e.g. http://127.0.0.1:8080/v1).")
-                try:
-                    settings = Settings(**{**s.model_dump(), "llm": llm, "openai_base_url": url, "top_k": k})
-                except ValueError as exc:  # pydantic's ValidationError
-                    raise ConfigError(f"Invalid setting: {exc}") from None
-                self._made[key] = Assistant(settings)
-                while len(self._made) > self.size:
-                    self._made.popitem(last=False)
-            self._made.move_to_end(key)
-            return self._made[key]
-
-
-def parse_auth(auth: str | SecretStr | None) -> tuple[str, str] | None:
-    """`ASSISTANT_AUTH=user:pass` as Gradio's (user, password), or None when unset."""
-    if isinstance(auth, SecretStr):
-        auth = auth.get_secret_value()
-    if not auth:
-        return None
-    user, sep, password = auth.partition(":")
-    if not sep or not user or not password:
-        raise ConfigError("ASSISTANT_AUTH must look like user:password (both parts non-empty).")
-    return user, password
 
 
 # -- the page ---------------------------------------------------------------------------------------------
