@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install index lint browser eval bench clean
+.PHONY: run test install index lint browser eval bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(Q) python3 -m venv $(VENV)
@@ -43,6 +43,15 @@ eval: index
 
 bench: index
 	@$(BIN)/python benchmarks/run.py
+
+# docs/ui.md's screenshots, taken by the browser tests (desktop with the real local model, the phone with the fake);
+# each pair is the test's picture in tests/artifacts/ and its name in docs/screenshots/.
+SHOTS := local-1-streaming:ui-desktop-streaming local-3-answer-and-source:ui-desktop-answer-and-source \
+	phone-0-first-visit:ui-phone-first-visit phone-2-answer:ui-phone-answer
+
+screenshots: install browser
+	@$(BIN)/python -m pytest -q tests/test_browser.py -k "real_local_model or phone_shows_the_question_box"
+	@for shot in $(SHOTS); do cp tests/artifacts/$${shot%%:*}.png docs/screenshots/$${shot##*:}.png; done
 
 clean:
 	rm -rf $(VENV) index/store index/store-* index/.build-* index/.old-*

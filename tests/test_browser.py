@@ -29,7 +29,7 @@ from assistant.ui.app import EXAMPLES
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"  # docs/screenshots/ui-*.png are copies of some of these
+ARTIFACTS = ROOT / "tests" / "artifacts"  # `make screenshots` copies four to docs/screenshots/ui-*.png
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
