@@ -97,6 +97,10 @@ class Assistant:
         """The numbered sentences the model is given: closest to the question, or covering a voice for a summary."""
         return self.path.evidence(question, retrieved)
 
+    def warm(self) -> int:
+        """Embed the sentences evidence is chosen from before the first question (the chat window's start-up)."""
+        return self.path.warm()
+
     def begin(self, question: str, history: History | None = None, sources: Sequence[str] | None = None) -> Turn:
         """Everything before the model: read, retrieve, choose evidence; or the final answer when no model is needed."""
         return self.path.begin(question, history, sources)

@@ -207,3 +207,24 @@ def test_closing_the_stream_ends_the_models_generation(seed_index: Settings) -> 
             break
     stream.close()  # what Stop does
     assert chat.finished == [True] and len(chat.written) < 10  # not drained to the end (LangChain would)
+
+
+def test_after_warm_up_the_evidence_embeds_nothing_but_the_question(
+    seed_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Why: the chat window embeds every sentence at start-up, so choosing a question's evidence costs only
+    # the question's own vector, which retrieval computed already (issue 16: evidence within half a second).
+    from assistant.answering.evidence import select
+    from assistant.index import embed_sentences, embeddings
+
+    assistant = Assistant(seed_index)
+    assert assistant.warm() > 100  # the seed's sentences
+    turn = assistant.begin(BACKFIRE)
+    again = select(BACKFIRE, turn.retrieved, assistant.documents, embed_sentences, seed_index.evidence_sentences)
+    assert [(e.line_start, e.text) for e in again] == [(e.line_start, e.text) for e in turn.evidence]
+
+    def refuse(self: Any, texts: list[str]) -> list[list[float]]:
+        raise AssertionError(f"embedded again: {texts[:2]}")
+
+    monkeypatch.setattr(type(embeddings.embedding_model()), "embed_documents", refuse)
+    assert assistant.begin(BACKFIRE).evidence == turn.evidence

@@ -143,6 +143,11 @@ def _sentences(passage: Passage, document: Document | None) -> list[tuple[str, i
     return out
 
 
+def corpus_sentences(passages: Sequence[Passage], documents: dict[str, Document]) -> list[str]:
+    """Every sentence evidence selection can choose from these passages (what `select` embeds), in order."""
+    return list(dict.fromkeys(s for p in passages for s, _, _ in _sentences(p, documents.get(p.source))))
+
+
 def credit_lines(document: Document) -> list[tuple[str, int]]:
     """The byline, "Interview by …" and sign-off lines of a document, with their line numbers."""
     return [
@@ -175,12 +180,14 @@ def select(
     documents: dict[str, Document],
     embed: Embed,
     limit: int = 8,
+    query: Sequence[float] | None = None,
 ) -> list[Evidence]:
     """The `limit` sentences of the retrieved passages that best match the question, in document order.
 
     A sentence's score is its cosine with the question, plus the share of the question's words it holds, plus a
     pull towards better-ranked passages (the passage's context counted in retrieval). A question about who
-    wrote the piece also gets the documents' credit lines (byline, sign-off).
+    wrote the piece also gets the documents' credit lines (byline, sign-off). `query` is the question's vector
+    when retrieval already has it (the same MiniLM), so the question is not embedded twice.
     """
     pool: dict[tuple[str, int, str], tuple[str, Passage, int, int, float]] = {}
     for rank, r in enumerate(retrieved):
@@ -199,7 +206,10 @@ def select(
     if not pool and not forced:
         return []
     items = list(pool.values())
-    q, *vectors = embed([question] + [t for t, *_ in items])
+    if query is None:
+        q, *vectors = embed([question] + [t for t, *_ in items])
+    else:
+        q, vectors = list(query), embed([t for t, *_ in items])
     terms = set(tokenize(question))
     scored = [
         (cosine(q, v) + LEXICAL_WEIGHT * _shared(terms, s) + RANK_WEIGHT * prior, s, p, a, b)

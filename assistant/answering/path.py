@@ -25,10 +25,11 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from ..answer import Answer, Retrieved
 from ..errors import AssistantError
 from ..index import embed_sentences
+from ..index.embeddings import SENTENCE_VECTORS
 from ..prompts import answer_prompt
 from ..retrieval.library import Library
 from ..settings import Settings
-from .evidence import Evidence, Found, about_credit, format_evidence, leading, select
+from .evidence import Evidence, Found, about_credit, corpus_sentences, format_evidence, leading, select
 from .grounding import REFUSAL_TEXT, Grounded, citation_of, ground
 from .overview import outline
 from .question import History, Question, clean_question, condense, read_question
@@ -81,7 +82,20 @@ class AnswerPath:
         documents = self.library.documents
         if question.kind == "summary":
             return leading(retrieved, documents, limit=max(self.settings.evidence_sentences, 10))
-        return select(question.search, retrieved, documents, embed_sentences, self.settings.evidence_sentences)
+        query = self.library.retriever.query_vector(question.search)
+        return select(question.search, retrieved, documents, embed_sentences, self.settings.evidence_sentences, query)
+
+    def warm(self) -> int:
+        """Embed every sentence evidence can be chosen from, so that a question's evidence needs only its own
+        vector; nothing when they would not all fit the sentence memo. Returns how many sentences.
+
+        Why: choosing the evidence embeds the ~35 sentences of the retrieved passages, most of a second on a
+        loaded 2-core machine when they are new; the chat window does this once at start-up instead."""
+        texts = corpus_sentences(self.library.retriever.passages, self.library.documents)
+        if len(texts) > SENTENCE_VECTORS:
+            return 0
+        embed_sentences(texts)
+        return len(texts)
 
     def writer(self, summary: bool = False) -> Runnable:
         """prompt → LLM → text, over `{"question", "evidence"}` (evidence already formatted)."""

@@ -197,6 +197,10 @@ class HybridRetriever(BaseRetriever):
         scores = self._dense(question, None)
         return max(scores.values(), default=0.0)
 
+    def query_vector(self, question: str) -> list[float]:
+        """The question's MiniLM vector, as the dense search embedded it (cached per question)."""
+        return _embed_query(self.store.embeddings, question)
+
     def best_lexical(self, question: str) -> float:
         """The highest BM25 score of any passage: rare shared words ("Berletic") are evidence too."""
         terms = tokenize(question)

@@ -70,6 +70,7 @@ class Warmup:
                 chat = self.assistant.chat
                 if isinstance(chat, LlamaCppChat):
                     load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
+            self.assistant.warm()  # the sentences evidence is chosen from: a question then embeds only itself
             skipped = f" · {len(report.skipped)} file(s) skipped" if report.skipped else ""
             self.summary = (
                 f"{_plural(report.documents, 'document')} · {_plural(report.passages, 'passage')}{skipped} · "
