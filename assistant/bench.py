@@ -161,7 +161,7 @@ def warm_answers(
         )  # fmt: skip
         assistant = Assistant(local, chat=chat)
         assistant.prepare()
-        assistant.warm()  # as the chat window does at start-up (`ui.server.Warmup`)
+        assistant.warm()  # as the chat window does once ready and idle (`ui.server.Warmup`)
         pipelines: list[tuple[str, Callable[[Any], dict[str, Any]]]] = [
             ("assistant", functools.partial(ask_assistant, assistant, meter=meter, tokens=tokens))
         ]

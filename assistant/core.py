@@ -8,7 +8,7 @@ It holds the settings, the chat model (loaded on first use) and two parts it del
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -97,9 +97,9 @@ class Assistant:
         """The numbered sentences the model is given: closest to the question, or covering a voice for a summary."""
         return self.path.evidence(question, retrieved)
 
-    def warm(self) -> int:
-        """Embed the sentences evidence is chosen from before the first question (the chat window's start-up)."""
-        return self.path.warm()
+    def warm(self, wait: Callable[[], None] | None = None) -> int:
+        """Embed the sentences evidence is chosen from, ahead of the questions (the chat window does it when idle)."""
+        return self.path.warm(wait)
 
     def begin(self, question: str, history: History | None = None, sources: Sequence[str] | None = None) -> Turn:
         """Everything before the model: read, retrieve, choose evidence; or the final answer when no model is needed."""

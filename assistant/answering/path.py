@@ -85,16 +85,20 @@ class AnswerPath:
         query = self.library.retriever.query_vector(question.search)
         return select(question.search, retrieved, documents, embed_sentences, self.settings.evidence_sentences, query)
 
-    def warm(self) -> int:
+    def warm(self, wait: Callable[[], None] | None = None, batch: int = 32) -> int:
         """Embed every sentence evidence can be chosen from, so that a question's evidence needs only its own
         vector; nothing when they would not all fit the sentence memo. Returns how many sentences.
 
+        `wait()`, if given, runs before each batch (the chat window waits there while the model writes).
         Why: choosing the evidence embeds the ~35 sentences of the retrieved passages, most of a second on a
-        loaded 2-core machine when they are new; the chat window does this once at start-up instead."""
+        loaded 2-core machine when they are new; the chat window does this once, after start-up, when idle."""
         texts = corpus_sentences(self.library.retriever.passages, self.library.documents)
         if len(texts) > SENTENCE_VECTORS:
             return 0
-        embed_sentences(texts)
+        for start in range(0, len(texts), batch):
+            if wait is not None:
+                wait()
+            embed_sentences(texts[start : start + batch])
         return len(texts)
 
     def writer(self, summary: bool = False) -> Runnable:

@@ -70,7 +70,6 @@ class Warmup:
                 chat = self.assistant.chat
                 if isinstance(chat, LlamaCppChat):
                     load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
-            self.assistant.warm()  # the sentences evidence is chosen from: a question then embeds only itself
             skipped = f" · {len(report.skipped)} file(s) skipped" if report.skipped else ""
             self.summary = (
                 f"{_plural(report.documents, 'document')} · {_plural(report.passages, 'passage')}{skipped} · "
@@ -83,6 +82,21 @@ class Warmup:
             self.error = f"Start-up failed: {exc.__class__.__name__}: {exc}"
         finally:
             self.done = True
+        if self.error is None:  # after "Ready": the sentences evidence is chosen from, batch by batch when idle
+            try:
+                self.assistant.warm(self._idle)
+            except Exception:  # a question then embeds its own sentences, as without the warm-up
+                log.exception("Embedding the sentences ahead of the questions failed")
+
+    def _idle(self) -> None:
+        """Wait while the local model writes an answer (the warm-up must not slow it down)."""
+        from ..llm import LlamaCppChat, generation_lock, load_llama
+
+        chat = self.assistant.chat
+        if isinstance(chat, LlamaCppChat):
+            lock = generation_lock(load_llama(chat.model_path, chat.n_ctx, chat.n_threads))
+            while lock.locked():
+                time.sleep(0.1)
 
     def _progress(self, message: str) -> None:
         if match := re.match(r"Indexing (\d+) document", message):
