@@ -25,6 +25,7 @@ import pytest
 from assistant.answering.grounding import claims_of, is_refusal
 from assistant.probes import free_port
 from assistant.ui.app import EXAMPLES
+from assistant.voices import LABEL
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 BACKFIRE = "Why does the author think the split will backfire?"
-ROLE_LABELS = {"article author", "editor's note", "reader comment"}
+ROLE_LABELS = set(LABEL.values())
 HANDBOOK = "The Keeper's Handbook of Skerryvore Light"
 ARTICLE_TITLE = "Is the U.S. angling for a repeat of the Sino-Russian split?"
 

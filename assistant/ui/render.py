@@ -15,6 +15,7 @@ from ..answer import ROLE_LABEL, Answer, Citation
 from ..answering.evidence import Evidence
 from ..answering.grounding import REFUSAL_TEXT
 from ..documents import Document
+from ..voices import ROLES
 
 WHOLE_DOCUMENT_LINES = 300  # longer documents show a window of lines around the citation
 WINDOW_LINES = 60
@@ -328,7 +329,7 @@ def format_document(
     return (
         f'<div class="doc">{title}<div class="doc-meta">{heading}<span class="src-lines">'
         f"{_esc(document.where(line_start, line_end, dash='–'))}{window}</span></div>"
-        f'<div class="doc-legend">{_badge("editor")}{_badge("author")}{_badge("commenter")}</div>'
+        f'<div class="doc-legend">{"".join(_badge(role) for role in ROLES)}</div>'
         # focusable, so the lines can be scrolled with the keyboard
         f'<div class="doc-body" tabindex="0" role="region" aria-label="Document lines">{"".join(rows)}</div></div>'
     )
