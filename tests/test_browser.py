@@ -483,6 +483,49 @@ def test_a_question_sent_the_instant_stop_shows_is_answered(page: Any, slow_serv
     page.get_by_role("button", name="Send").wait_for(timeout=5_000)  # the box is ready for the next question
 
 
+# The answer's stream reaches the page a second late (each chunk held 1 s), as on a busy machine or network: the
+# draft messages sent just before Stop arrive after Stop's own reply.
+_LATE_STREAM = """(() => {
+  const fetch = window.fetch;
+  window.fetch = async (input, options) => {
+    const response = await fetch(input, options);
+    if (!String(input.url || input).includes('/queue/data') || !response.body) return response;
+    let last = Promise.resolve();
+    const late = response.body.pipeThrough(new TransformStream({
+      transform(chunk, out) { last = new Promise((done) => setTimeout(() => { out.enqueue(chunk); done(); }, 1000)); },
+      flush() { return last; },
+    }));
+    return new Response(late, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+})();"""
+
+# Remembers whether the first reply's "Stopped." note, once shown, ever went away.
+_WATCH_STOPPED = """() => {
+  window.__stoppedShown = false; window.__stoppedLost = false;
+  new MutationObserver(() => {
+    const shown = !!document.querySelector('#chat .bot-row .note.stopped');
+    if (window.__stoppedShown && !shown) window.__stoppedLost = true;
+    window.__stoppedShown = window.__stoppedShown || shown;
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def test_stop_stays_the_last_word_when_the_stream_lags(page: Any, slow_server: Server) -> None:
+    # The CI failure of a21816d: "Stopped." never showed after Stop. A draft message sent just before Stop and
+    # delivered after Stop's reply put the unstopped draft back, and nothing came after it.
+    page.add_init_script(_LATE_STREAM)
+    _open(page, slow_server.url)
+    page.evaluate(_WATCH_STOPPED)
+    page.fill("#question textarea", BACKFIRE)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("() => document.querySelector('#chat .bot-row')?.innerText.includes('▌')")
+    page.get_by_role("button", name="Stop").click()
+    page.locator("#chat .bot-row").first.locator(".note.stopped").wait_for()
+    time.sleep(3)  # the held messages (1 s) and the answer event's own end (heartbeat 0.5 s) have all arrived
+    assert page.evaluate("window.__stoppedLost") is False, "a late draft message replaced the stopped reply"
+    assert page.locator("#chat .bot-row").first.locator(".note.stopped").count() == 1
+
+
 @pytest.fixture(scope="module")
 def two_documents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app (fake LLM) over the seed article and a Markdown handbook."""

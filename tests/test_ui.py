@@ -407,6 +407,9 @@ def test_stopped_reply_keeps_the_draft_marked_as_unchecked() -> None:
         == f'China views\n\n<div class="note stopped">{note}</div>'
     )
     assert render.stopped_reply(render.format_draft("", 1)) == '<div class="note stopped">Stopped.</div>'
+    for reply in (render.format_draft("China views ", 3), render.format_draft("", 1)):  # Stop, then Clear
+        once = render.stopped_reply(reply)
+        assert render.stopped_reply(once) == once
 
 
 def test_start_up_failure_is_shown_on_the_page(tmp_path: Path) -> None:

@@ -130,7 +130,7 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
                 line=LOCAL_MODEL_LINE if chosen.settings.llm == "local" else None,
             ):
                 if turn.stopped:  # Stop already wrote this turn's last word
-                    return
+                    break
                 turn.reply, turn.answer = reply, answer or turn.answer
                 yield chat_messages(turns), turns
         except AssistantError as exc:
@@ -138,11 +138,21 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
             yield chat_messages(turns), turns
         finally:
             turn.done = True
+        if turn.stopped:
+            # This event writes the stopped reply itself, after its last draft: one writer per turn, so no draft
+            # message still on its way to the page can arrive after "Stopped." (the CI failure of a21816d).
+            turn.reply = stopped_reply(turn.reply)
+            if not turn.cleared:
+                yield chat_messages(turns), turns
 
-    def stop(turns: list[Turn]) -> tuple[Any, list[dict[str, str]], list[Turn]]:
-        if turns and not turns[-1].done:
-            turns[-1].stopped = turns[-1].done = True
-            turns[-1].reply = stopped_reply(turns[-1].reply)
+    def stop(turns: list[Turn]) -> tuple[Any, Any, Any]:
+        if not turns or turns[-1].done:
+            return idle_box(), gr.skip(), gr.skip()
+        turn = turns[-1]
+        turn.stopped = turn.done = True
+        if turn.started:  # its answer event ends at its next heartbeat and writes "Stopped." itself
+            return idle_box(), gr.skip(), gr.skip()
+        turn.reply = stopped_reply(turn.reply)  # stopped before its answer began: no event will write it
         return idle_box(), chat_messages(turns), turns
 
     def idle_box() -> Any:
@@ -214,7 +224,7 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
     def clear(turns: list[Turn]) -> tuple[list[Turn], str, Any, list[Turn], Any]:
         for t in turns:
             if not t.done:  # an answer still streaming must not bring the old conversation back
-                t.stopped = t.done = True
+                t.stopped = t.done = t.cleared = True
                 t.reply = stopped_reply(t.reply)
         return [], DOC_PLACEHOLDER, idle_box(), turns, gr.Button(visible=bool(turns))
 

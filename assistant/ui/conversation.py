@@ -37,6 +37,7 @@ class Turn:
     started: bool = False
     done: bool = False
     stopped: bool = False
+    cleared: bool = False  # Clear took it off the page while it was being answered
 
 
 def history_of(turns: Sequence[Turn]) -> list[tuple[str, str]]:

@@ -263,7 +263,9 @@ def format_draft(
 
 
 def stopped_reply(reply: str) -> str:
-    """A reply stopped mid-way: the draft so far (if any), plainly marked as not checked."""
+    """A reply stopped mid-way: the draft so far (if any), plainly marked as not checked. Marking a reply
+    twice gives the same reply (Stop, Clear and the answer's own end may all mark it)."""
+    reply = re.sub(r'(\n\n)?<div class="note stopped">.*?</div>$', "", reply, flags=re.DOTALL)
     reply = re.sub(r'(\n\n)?<details class="evidence".*?</details>$', "", reply, flags=re.DOTALL)
     draft = re.sub(r'(\n\n)?<div class="pending">.*?</div>$', "", reply, flags=re.DOTALL).removesuffix(" ▌")
     note = "Stopped. This draft was not checked against the document." if draft else "Stopped."
