@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "question": item.case.question,
                         "answer": item.answer.answer,
                         "refused": item.answer.refused,
+                        "standalone_question": item.answer.standalone_question,
+                        "refusal_reason": item.answer.refusal_reason,
+                        "removed": [r.to_dict() for r in item.answer.removed],
+                        "cited_lines": [[c.line_start, c.line_end, c.role] for c in item.answer.citations],
                         "signals": item.answer.signals,
                         "metrics": item.metrics,
                     }
