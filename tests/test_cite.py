@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -22,6 +23,7 @@ from assistant.answering.grounding import (
 from assistant.answering.question import keeps_the_question, leans_on_history, read_question
 from assistant.answering.refusal import RefusalPolicy, Signals, off_topic, refuse
 from assistant.documents import Document, Paragraph, Passage
+from assistant.voices import interviewee
 
 LINES = [
     "Editor's note: the talks ended without a statement.",
@@ -148,6 +150,11 @@ def test_words_given_to_the_wrong_voice_are_misattributed() -> None:
     assert not misattributed("A commenter says the plan is a secret scheme.", comment)
     assert misattributed("A commenter argues the plan will backfire.", author)
     assert not misattributed("The plan will backfire.", author)  # no voice named: nothing to check
+    # an interviewee's answer is in the article's voice, but the words are the interviewee's
+    pellam = dataclasses.replace(author, speaker=interviewee("Pellam"))
+    assert misattributed("The author argues the plan will backfire.", pellam)
+    assert not misattributed("The author notes that Pellam argues the plan will backfire.", pellam)
+    assert reattributed("The author argues the plan will backfire.", pellam) == "Pellam argues the plan will backfire."
 
 
 def test_words_given_to_the_wrong_voice_are_given_to_the_right_one() -> None:

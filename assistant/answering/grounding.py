@@ -96,8 +96,8 @@ def support(claim_vec: Sequence[float], source_vec: Sequence[float], claim: str,
 def misattributed(claim: str, evidence: Evidence) -> bool:
     """Whether a sentence gives the cited words to a voice that did not say them.
 
-    "The author argues X" cited to a reader comment, or to a sentence reporting what a named person said
-    (unless the sentence names that person too); "a commenter says X" cited to the article; "the editor…"
+    "The author argues X" cited to a reader comment, to a sentence reporting what a named person said or to
+    an interviewee's answer (unless the sentence names that person too); "a commenter says X" cited to the article; "the editor…"
     cited to anyone but the editor.
     """
     if not SAYING.search(claim):
@@ -108,8 +108,9 @@ def misattributed(claim: str, evidence: Evidence) -> bool:
     voice = next(iter(given))
     if voice != evidence.role:
         return True
-    if voice == "author" and evidence.quoting:
-        named = {w.lower() for w in evidence.quoting.split()}
+    person = evidence.quoting or interviewee_of(evidence.speaker)
+    if voice == "author" and person:
+        named = {w.lower() for w in person.split()}
         return not named & {w.lower().strip(".,’'s") for w in claim.split()}
     return False
 
