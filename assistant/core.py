@@ -101,6 +101,11 @@ class Assistant:
         """Embed the sentences evidence is chosen from, ahead of the questions (the chat window does it when idle)."""
         return self.path.warm(wait)
 
+    def prime(self) -> int:
+        """Evaluate the local model's fixed start of every answer prompt ahead of the first question (the chat
+        window does it while starting up); the number of tokens, 0 for other backends."""
+        return self.path.prime()
+
     def begin(self, question: str, history: History | None = None, sources: Sequence[str] | None = None) -> Turn:
         """Everything before the model: read, retrieve, choose evidence; or the final answer when no model is needed."""
         return self.path.begin(question, history, sources)

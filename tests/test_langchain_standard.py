@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import ChatModelIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
@@ -147,3 +148,46 @@ def test_chat_models_with_different_settings_take_turns_on_one_loaded_model(monk
     for thread in threads:
         thread.join()
     assert shared.most == 1
+
+
+class _FreshLlama(_StubLlama):
+    """A stub model with an empty KV cache that records what is evaluated into it, and on how many threads."""
+
+    n_threads = n_threads_batch = 2
+
+    def __init__(self) -> None:
+        self.n_tokens = 0
+        self.threads = (2, 2)
+        self.evaluated: list[tuple[list[bytes], tuple[int, int]]] = []
+        self._ctx = self
+
+    def set_n_threads(self, n_threads: int, n_threads_batch: int) -> None:
+        self.threads = (n_threads, n_threads_batch)
+
+    def eval(self, tokens: list[bytes]) -> None:
+        self.evaluated.append((list(tokens), self.threads))
+        self.n_tokens += len(tokens)
+
+
+def test_prime_evaluates_the_start_all_prompts_share_once_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Why: `assistant serve` has the first answer find its system text in the KV cache, evaluated while the page
+    # came up, on one thread so that the start-up's Python work keeps the other core.
+    fresh = _FreshLlama()
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: fresh)
+    chat = LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}")
+    prompts = [[SystemMessage("Be brief."), HumanMessage(f"Evidence: {e}")] for e in ("a", "b")]
+    assert chat.prime(prompts) == 5  # "<system> Be brief. <user> Evidence:", as the template writes it
+    assert fresh.evaluated == [([b"<system>", b"Be", b"brief.", b"<user>", b"Evidence:"], (1, 1))]
+    assert fresh.threads == (2, 2)  # the answers' own thread count is back
+    assert chat.prime(prompts) == 0 and len(fresh.evaluated) == 1  # the cache holds a prompt already
+
+
+def test_the_answer_path_primes_the_system_text_only_for_the_local_model(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Assistant(settings).prime() == 0  # the fake model has no cache to fill
+    fresh = _FreshLlama()
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: fresh)
+    primed = Assistant(settings, chat=LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}")).prime()
+    [(tokens, _)] = fresh.evaluated
+    assert primed == len(tokens) > 20 and tokens[0] == b"<system>" and tokens[-1] == b"Evidence:"

@@ -101,6 +101,18 @@ class AnswerPath:
             embed_sentences(texts[start : start + batch])
         return len(texts)
 
+    def prime(self) -> int:
+        """Have the local model evaluate the beginning every answer prompt shares (the system text) before the
+        first question; how many tokens (0 for other backends, or when the model already holds a prompt)."""
+        from ..llm import LlamaCppChat
+
+        chat = self.chat()
+        if not isinstance(chat, LlamaCppChat):
+            return 0
+        prompt = answer_prompt(self.settings.prompts_dir, "system")
+        # Two prompts that differ from their first evidence character on: what they share, every answer starts with.
+        return chat.prime([prompt.invoke({"evidence": e, "question": "?"}).to_messages() for e in ("a", "b")])
+
     def writer(self, summary: bool = False) -> Runnable:
         """prompt → LLM → text, over `{"question", "evidence"}` (evidence already formatted)."""
         prompt = answer_prompt(self.settings.prompts_dir, "summary" if summary else "system")

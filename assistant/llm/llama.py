@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -52,6 +52,31 @@ class LlamaCppChat(BaseChatModel):
     def llama(self) -> Any:
         """The loaded `llama_cpp.Llama` behind this chat model (loaded on first use)."""
         return load_llama(self.model_path, self.n_ctx, self.n_threads, self.knobs)
+
+    def prime(self, prompts: Sequence[Sequence[BaseMessage]], threads: int = 1) -> int:
+        """Evaluate the tokens these prompts all begin with into the KV cache of a model that holds nothing yet,
+        on `threads` threads; how many (0 when it already holds a prompt: a question came first).
+
+        Why: an answer reuses the cached prefix it shares with the previous call (the system text), so a
+        server that primes the cache while it starts up spares its first answer that part of the prompt, and
+        the first evaluation's one-off costs (paging the weights in, allocating buffers) with it. One thread by
+        default: llama.cpp's threads spin while they wait for each other, so two of them on a 2-core machine
+        starve the start-up's Python work that runs meanwhile (the page came up 11 s later with two).
+        """
+        llama = self.llama()
+        tokens = [prompt_tokens(llama, self._convert(list(messages))) for messages in prompts]
+        shared = 0
+        while all(len(t) > shared for t in tokens) and len({t[shared] for t in tokens}) == 1:
+            shared += 1
+        with generation_lock(llama):
+            if llama.n_tokens or not shared:
+                return 0
+            llama._ctx.set_n_threads(threads, threads)  # llama-cpp-python has no public setter
+            try:
+                llama.eval(tokens[0][:shared])
+            finally:
+                llama._ctx.set_n_threads(llama.n_threads, llama.n_threads_batch)
+        return shared
 
     @property
     def _llm_type(self) -> str:
@@ -148,6 +173,13 @@ def token_counts(llama: Any, chat: list[dict[str, str]], written: str) -> tuple[
     The prompt is the GGUF's chat template applied to the messages, tokenized as llama-cpp-python does it;
     the answer is its text tokenized again, which gives the count generated for ordinary text.
     """
+    answer = llama.tokenize(written.encode("utf-8"), add_bos=False, special=False) if written else []
+    return len(prompt_tokens(llama, chat)), len(answer)
+
+
+def prompt_tokens(llama: Any, chat: list[dict[str, str]]) -> list[int]:
+    """The tokens llama-cpp-python's `create_chat_completion` evaluates for these messages: the GGUF's chat
+    template applied, tokenized as it does it (without a template: the messages' text, a lower bound)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = llama.metadata.get("tokenizer.chat_template")
@@ -160,11 +192,8 @@ def token_counts(llama: Any, chat: list[dict[str, str]], written: str) -> tuple[
         )
     if template:
         formatted = _FORMATTERS[template](messages=chat)
-        prompt = llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
-    else:  # no template in the file: the messages' text, a lower bound
-        prompt = llama.tokenize("\n".join(m["content"] for m in chat).encode("utf-8"), special=True)
-    answer = llama.tokenize(written.encode("utf-8"), add_bos=False, special=False) if written else []
-    return len(prompt), len(answer)
+        return list(llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True))
+    return list(llama.tokenize("\n".join(m["content"] for m in chat).encode("utf-8"), special=True))
 
 
 _LOAD_LOCK = threading.Lock()
