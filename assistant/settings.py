@@ -48,7 +48,7 @@ def default_prompts_dir() -> Path:
 class Settings(BaseSettings):
     """Every knob of the assistant; override per call with `Settings(field=...)` or `ASSISTANT_FIELD=...`."""
 
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", env_parse_none_str="none")
 
     seeds_dir: Path = Field(default_factory=lambda: _default_dir("seeds"), description="Documents to index.")
     index_dir: Path = Field(default_factory=lambda: _default_dir("index"), description="Persisted Chroma store.")
@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     min_support: float = Field(
         default=0.0,
         description="Refuse a draft whose best kept sentence is supported less than this (fitted on the train splits).",
+    )
+    max_doubt: float | None = Field(
+        default=-2.8,
+        description="Refuse when the local model gives “The document doesn't say.” at least this log-probability "
+        "(-2.8: p ≥ 0.06; fitted on dev + train, docs/evaluation.md); `none` switches it off. Other backends can't say.",
     )
     support_threshold: float = Field(
         default=0.4,

@@ -1,7 +1,9 @@
 """Fit the refusal thresholds on dev + train, and show their precision/recall on test.
 
-    python benchmarks/eval_sets.py --out eval/runs/sets-assistant.jsonl   # signals of every item
+    python benchmarks/eval_sets.py --setting max_doubt=0 --out eval/runs/sets-assistant.jsonl   # every signal
     python benchmarks/fit_refusal.py eval/runs/sets-assistant.jsonl
+
+(`max_doubt=0` measures the model's doubt on every answer and refuses on it never: log P ≤ 0.)
 
 Why: `refusal.refuse` is the one place an answer is refused after the model, and its thresholds must come from
 items they were not tested on. Each item's signals were recorded by the run; the decision is recomputed here for
@@ -19,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 
-def refuses(signals: dict[str, float], min_evidence: float, min_support: float) -> bool:
+def refuses(signals: dict[str, float], min_evidence: float, min_support: float, max_doubt: float | None) -> bool:
     """`refusal.refuse` over recorded signals (the off-topic gate before the model is in the `refused` flag)."""
     if not signals or "kept" not in signals:
         return True  # refused before the model
     return bool(
         signals["kept"] == 0
         or signals["declined"]
+        or (max_doubt is not None and signals.get("doubt", -99.0) >= max_doubt)
         or signals["evidence"] < min_evidence
         or signals["support"] < min_support
     )
@@ -54,19 +57,23 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for r in rows if r["pipeline"] == "assistant"]
     fit = [r for r in rows if r["split"] in ("dev", "train")]
     test = [r for r in rows if r["split"] == "test"]
-    grid = list(itertools.product([0.0, 0.6, 0.8, 0.9, 1.0, 1.1], [0.0, 0.4, 0.5, 0.6, 0.7, 0.8]))
+    doubts: list[float | None] = [None, -1.5, -2.0, -2.5, -2.8, -3.0, -3.5, -4.0, -4.5]
+    grid = list(itertools.product([0.0, 0.6, 0.8, 0.9, 1.0, 1.1], [0.0, 0.4, 0.5, 0.6, 0.7, 0.8], doubts))
 
-    def gain(threshold: tuple[float, float]) -> float:
+    def gain(threshold: tuple[float, float, float | None]) -> float:
         r = rates(fit, *threshold)
         return r["unanswerable_refused"] - args.weight * r["false_refusals"]
 
-    best = max(grid, key=lambda t: (round(gain(t), 6), -t[0], -t[1]))  # ties: the laxer threshold
-    print(f"fitted on {len(fit)} dev + train items: min_evidence={best[0]}, min_support={best[1]}")
-    print("| threshold (evidence, support) | set | unanswerable refused | false refusals | precision |")
+    def laxness(t: tuple[float, float, float | None]) -> tuple[float, float, float]:
+        return -t[0], -t[1], 1.0 if t[2] is None else t[2]
+
+    best = max(grid, key=lambda t: (round(gain(t), 6), *laxness(t)))  # ties: the laxer threshold
+    print(f"fitted on {len(fit)} dev + train items: min_evidence={best[0]}, min_support={best[1]}, max_doubt={best[2]}")
+    print("| threshold (evidence, support, doubt) | set | unanswerable refused | false refusals | precision |")
     print("|---|---|---|---|---|")
-    shown = [best, (0.0, 0.0)]
-    shown += [(e, best[1]) for e in (0.8, 1.0) if (e, best[1]) not in shown]
-    shown += [(best[0], s) for s in (0.5, 0.7) if (best[0], s) not in shown]
+    shown = [best, (0.0, 0.0, None)]
+    shown += [(best[0], best[1], d) for d in (None, -2.5, -3.0) if (best[0], best[1], d) not in shown]
+    shown += [(e, best[1], best[2]) for e in (0.8, 1.0) if (e, best[1], best[2]) not in shown]
     for threshold in shown:
         for name, items in (("dev + train", fit), ("test", test)):
             r = rates(items, *threshold)

@@ -25,6 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 from assistant import Assistant
+from assistant.errors import ModelUnavailable
 from assistant.evaluation.evaluate import Dataset
 
 DEFAULT_CACHE = Path("eval/runs/replay-cache.json")
@@ -36,7 +37,7 @@ class ReplayChat(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     inner: Any
     path: Path
-    _replies: dict[str, str] = PrivateAttr(default_factory=dict)
+    _replies: dict[str, Any] = PrivateAttr(default_factory=dict)  # replies, and logprobs under their own keys
     hits: int = 0
     misses: int = 0
 
@@ -60,6 +61,19 @@ class ReplayChat(BaseChatModel):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self._replies), encoding="utf-8")  # a killed run keeps what it paid for
         return text
+
+    def continuation_logprob(self, messages: list[BaseMessage], text: str) -> float:
+        """The inner model's `continuation_logprob`, cached like a reply (the refusal decision reads it)."""
+        raw = json.dumps(["logprob", [[m.type, str(m.content)] for m in messages], text])
+        key = hashlib.sha256(raw.encode()).hexdigest()
+        if key not in self._replies:
+            measure = getattr(self.inner, "continuation_logprob", None)
+            if measure is None:
+                raise ModelUnavailable("The model behind the replay cannot score a reply.")
+            self._replies[key] = measure(messages, text)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self._replies), encoding="utf-8")
+        return float(self._replies[key])
 
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any

@@ -123,6 +123,31 @@ def test_words_given_to_the_wrong_voice_are_given_to_whoever_said_them(seed_inde
     assert [c.role for c in answer.citations] == ["editor"]
 
 
+class Doubtful(FakeListChatModel):
+    """A fake that can say how likely it finds a reply, like the local model."""
+
+    doubt: float = -1.0
+    scored: list[tuple[str, str]] = []
+
+    def continuation_logprob(self, messages: Any, text: str) -> float:
+        self.scored.append((str(messages[-1].content), text))
+        return self.doubt
+
+
+def test_an_answer_the_model_doubts_is_a_refusal_that_shows_what_the_document_says(seed_index: Settings) -> None:
+    draft = "The US and Russia agreed to work on prying Russia away from China [1]."
+    question = "What did the US and Russia agree on at the Saudi Arabia talks?"
+    doubtful = Doubtful(responses=[draft], doubt=-1.5, scored=[])
+    answer = Assistant(seed_index, chat=doubtful).ask(question)
+    assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and answer.signals["doubt"] == -1.5
+    assert "likely" in (answer.refusal_reason or "") and answer.citations  # what it does say, cited
+    assert "prying" not in answer.answer and answer.citations[0].quote in answer.answer  # its lines, not the draft
+    ((prompt, text),) = doubtful.scored  # the writer's own prompt, the refusal's words
+    assert question in prompt and "Evidence:" in prompt and text == REFUSAL_TEXT
+    sure = Doubtful(responses=[draft], doubt=-6.0, scored=[])
+    assert not Assistant(seed_index, chat=sure).ask(question).refused
+
+
 def test_off_topic_question_is_refused_before_the_llm(seed_index: Settings) -> None:
     chat = FakeListChatModel(responses=["should never be used"])
     answer = Assistant(seed_index, chat=chat).ask("What is the boiling point of tungsten?")

@@ -275,3 +275,11 @@ def test_the_refusal_decision_reads_the_signals() -> None:
     assert refuse(_signals(declined=True), policy)
     assert refuse(_signals(evidence=0.2), policy) and refuse(_signals(support=0.4), policy)
     assert off_topic(0.1, 1.0, policy) and not off_topic(0.1, 8.0, policy)
+
+
+def test_the_models_doubt_refuses_only_above_the_fitted_floor() -> None:
+    policy = RefusalPolicy(max_doubt=-2.8)
+    assert refuse(_signals(doubt=-2.0), policy) and refuse(_signals(doubt=-2.8), policy)
+    assert refuse(_signals(doubt=-5.0), policy) is None
+    assert refuse(_signals(), policy) is None  # a backend that cannot say: no doubt, no refusal
+    assert refuse(_signals(doubt=-1.0), RefusalPolicy()) is None  # switched off

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from assistant import Assistant, Settings
@@ -27,7 +29,8 @@ def test_backfire_is_answered_with_verified_author_citations(real: Assistant) ->
 
 @pytest.mark.xfail(
     reason="known miss (docs/evaluation.md): the 1.5B model answers from the editor's background sentence about "
-    "the talks, and no measured signal separates it from an answer",
+    "the talks; its own doubt (log P of the refusal, -3.7 here) stays below the fitted floor of -2.8, which the "
+    'dev wording of the question ("actually agree", -2.4) clears',
     strict=False,
 )
 def test_question_the_document_cannot_answer_is_refused(real: Assistant) -> None:
@@ -39,3 +42,19 @@ def test_question_the_document_cannot_answer_is_refused(real: Assistant) -> None
 
 def test_general_knowledge_question_is_refused(real: Assistant) -> None:
     assert real.ask("What is the population of Brazil?").refused
+
+
+def test_the_local_model_scores_a_reply_the_same_with_and_without_its_cached_prompt(real: Assistant) -> None:
+    # The refusal decision reads log P("The document doesn't say.") right after an answer, from the prompt
+    # llama.cpp still holds; reusing that cache must not change the number.
+    turn = real.begin("why does the author think the split will backfire?")
+    messages = real.path.writer().first.format_messages(**real.path.prompt_input(turn))
+    written = str(real.chat.invoke(messages).content)
+    opening = " ".join(written.split()[:6])
+    chat: Any = real.chat
+    after_answer = chat.continuation_logprob(messages, opening)
+    chat.llama().reset()
+    from_scratch = chat.continuation_logprob(messages, opening)
+    assert after_answer == pytest.approx(from_scratch, abs=0.05)
+    assert after_answer > chat.continuation_logprob(messages, "Bananas are purple and sing at night.") + 5
+    assert after_answer > -3.0  # the model's own greedy words are likely to it

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -29,11 +29,12 @@ from ..index.embeddings import SENTENCE_VECTORS
 from ..prompts import answer_prompt
 from ..retrieval.library import Library
 from ..settings import Settings
+from ..voices import LABEL
 from .evidence import Evidence, Found, about_credit, corpus_sentences, format_evidence, leading, select
 from .grounding import REFUSAL_TEXT, Grounded, citation_of, ground
 from .overview import outline
 from .question import History, Question, clean_question, condense, read_question
-from .refusal import RefusalPolicy, Signals, off_topic, refuse
+from .refusal import RefusalPolicy, Signals, doubted, off_topic, refuse
 
 
 @dataclass
@@ -66,7 +67,7 @@ class AnswerPath:
     def policy(self) -> RefusalPolicy:
         """The refusal thresholds in force (from the settings)."""
         s = self.settings
-        return RefusalPolicy(s.refuse_below, s.lexical_floor, s.min_evidence, s.min_support)
+        return RefusalPolicy(s.refuse_below, s.lexical_floor, s.min_evidence, s.min_support, s.max_doubt)
 
     def read(self, question: str, history: History | None = None) -> Question:
         """The question, read once: cleaned, a follow-up made standalone, its kind and the voices it names."""
@@ -187,10 +188,15 @@ class AnswerPath:
             kept=len(grounded.supports),
             declined=grounded.declined,
         )
+        if refuse(signals, self.policy) is None and self.policy.max_doubt is not None:
+            scoring = time.perf_counter()
+            if (doubt := self.doubt(turn)) is not None:  # only a backend that can say (the local model)
+                signals = replace(signals, doubt=doubt)
+                turn.timings["doubt_s"] = time.perf_counter() - scoring
         reason = refuse(signals, self.policy)
         text, citations = grounded.text, grounded.citations
         if reason is not None:
-            text, citations = self._refusal(grounded, turn.evidence)
+            text, citations = self._refusal(grounded, turn.evidence, verbatim=doubted(signals, self.policy))
         turn.timings.setdefault("first_token_s", turn.elapsed())
         turn.timings["total_s"] = turn.elapsed()
         return Answer(
@@ -206,8 +212,32 @@ class AnswerPath:
             removed=grounded.removed,
         )
 
-    def _refusal(self, grounded: Grounded, evidence: Sequence[Evidence]) -> tuple[str, list[Any]]:
-        """ "The document doesn't say." and, cited, what it does say: the kept sentences, else the closest one."""
+    def doubt(self, turn: Turn) -> float | None:
+        """log P("The document doesn't say." | this turn's prompt) from the model, or None when it can't say.
+
+        Why: the model writes its refusal only when that is its single likeliest reply; an unanswerable question
+        often still gives the refusal a fair share (docs/evaluation.md). With llama.cpp this costs the refusal's
+        few tokens after the answer: the prompt is still in its KV cache."""
+        measure = getattr(self.chat(), "continuation_logprob", None)
+        if measure is None:
+            return None
+        summary = turn.question.kind == "summary"
+        prompt = answer_prompt(self.settings.prompts_dir, "summary" if summary else "system")
+        try:
+            return float(measure(prompt.format_messages(**self.prompt_input(turn)), REFUSAL_TEXT))
+        except AssistantError:
+            return None
+
+    def _refusal(
+        self, grounded: Grounded, evidence: Sequence[Evidence], verbatim: bool = False
+    ) -> tuple[str, list[Any]]:
+        """ "The document doesn't say." and, cited, what it does say: the kept sentences (`verbatim`: the lines
+        they cite, quoted, when the model itself doubted its draft), else the closest evidence sentence."""
+        if grounded.citations and verbatim:
+            quotes = " ".join(
+                f"({c.speaker or LABEL.get(c.role, c.role)}) “{c.quote}” [{c.n}]" for c in grounded.citations
+            )
+            return f"{REFUSAL_TEXT} The closest it comes: {quotes}", grounded.citations
         if grounded.citations:
             return f"{REFUSAL_TEXT} What it does say: {grounded.text}", grounded.citations
         if not evidence:

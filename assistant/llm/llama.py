@@ -78,6 +78,35 @@ class LlamaCppChat(BaseChatModel):
                 llama._ctx.set_n_threads(llama.n_threads, llama.n_threads_batch)
         return shared
 
+    def continuation_logprob(self, messages: Sequence[BaseMessage], text: str) -> float:
+        """log P(`text` as the start of the model's reply to `messages`), summed over its tokens.
+
+        Why: how likely the model finds a reply it did not write (its refusal, for the refusal decision). After
+        answering the same messages this costs only `text`'s tokens: llama.cpp's KV cache still holds the prompt.
+        """
+        llama = self.llama()
+        with generation_lock(llama):
+            prompt = prompt_tokens(llama, self._convert(list(messages)))
+            target = llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            if not prompt or not target or len(target) >= llama.n_batch:
+                raise ModelUnavailable("The local model cannot score an empty or over-long reply.")
+            cached = llama.input_ids[: llama.n_tokens].tolist()
+            keep = 0
+            while keep < min(len(cached), len(prompt) - 1) and cached[keep] == prompt[keep]:
+                keep += 1
+            llama.n_tokens = keep  # eval() drops the KV cache beyond this
+            try:
+                llama.eval(prompt[keep:])  # what the cache lacks (at least the last prompt token, for its odds)
+                total = 0.0
+                for token in target:
+                    # One token at a time, as the model writes: a batch of them scores ~0.1 differently in
+                    # llama.cpp (other kernels), and the refusal floor was fitted on these numbers.
+                    total += _log_softmax(llama, llama._ctx.get_logits_ith(-1), token)
+                    llama.eval([token])
+            except ValueError as exc:  # llama.cpp: the prompt does not fit the context
+                raise ModelUnavailable(f"The local model could not score a reply ({exc}).") from None
+            return total
+
     @property
     def _llm_type(self) -> str:
         return "llama-cpp"
@@ -194,6 +223,16 @@ def prompt_tokens(llama: Any, chat: list[dict[str, str]]) -> list[int]:
         formatted = _FORMATTERS[template](messages=chat)
         return list(llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True))
     return list(llama.tokenize("\n".join(m["content"] for m in chat).encode("utf-8"), special=True))
+
+
+def _log_softmax(llama: Any, logits: Any, token: int) -> float:
+    """log P(`token`) from the raw logits of the position evaluated last (eval() keeps no scores without
+    logits_all, but the context holds that position's)."""
+    import numpy as np
+
+    row = np.ctypeslib.as_array(logits, shape=(llama.n_vocab(),)).astype(np.float64)
+    top = float(row.max())
+    return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
 
 
 _LOAD_LOCK = threading.Lock()
