@@ -142,6 +142,7 @@ def test_an_answer_the_model_doubts_is_a_refusal_that_shows_what_the_document_sa
     assert answer.refused and answer.answer.startswith(REFUSAL_TEXT) and answer.signals["doubt"] == -1.5
     assert "likely" in (answer.refusal_reason or "") and answer.citations  # what it does say, cited
     assert "prying" not in answer.answer and answer.citations[0].quote in answer.answer  # its lines, not the draft
+    assert [r.text for r in answer.removed] == [draft.removesuffix(" [1].") + "."]  # a window strikes it through
     ((prompt, text),) = doubtful.scored  # the writer's own prompt, the refusal's words
     assert question in prompt and "Evidence:" in prompt and text == REFUSAL_TEXT
     sure = Doubtful(responses=[draft], doubt=-6.0, scored=[])

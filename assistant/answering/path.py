@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from ..answer import Answer, Retrieved
+from ..answer import Answer, Removed, Retrieved
 from ..errors import AssistantError
 from ..index import embed_sentences
 from ..index.embeddings import SENTENCE_VECTORS
@@ -31,7 +31,7 @@ from ..retrieval.library import Library
 from ..settings import Settings
 from ..voices import LABEL
 from .evidence import Evidence, Found, about_credit, corpus_sentences, format_evidence, leading, select
-from .grounding import REFUSAL_TEXT, Grounded, citation_of, ground
+from .grounding import REFUSAL_TEXT, Grounded, citation_of, claims_of, ground
 from .overview import outline
 from .question import History, Question, clean_question, condense, read_question
 from .refusal import RefusalPolicy, Signals, doubted, off_topic, refuse
@@ -194,9 +194,12 @@ class AnswerPath:
                 signals = replace(signals, doubt=doubt)
                 turn.timings["doubt_s"] = time.perf_counter() - scoring
         reason = refuse(signals, self.policy)
-        text, citations = grounded.text, grounded.citations
+        text, citations, removed = grounded.text, grounded.citations, grounded.removed
         if reason is not None:
-            text, citations = self._refusal(grounded, turn.evidence, verbatim=doubted(signals, self.policy))
+            verbatim = doubted(signals, self.policy)
+            text, citations = self._refusal(grounded, turn.evidence, verbatim=verbatim)
+            if verbatim:  # the draft's kept sentences are not shown as said: a window strikes them through
+                removed = [*removed, *(Removed(claim, reason) for claim in claims_of(grounded.text))]
         turn.timings.setdefault("first_token_s", turn.elapsed())
         turn.timings["total_s"] = turn.elapsed()
         return Answer(
@@ -209,7 +212,7 @@ class AnswerPath:
             q.standalone if q.rewritten else None,
             signals=signals.to_dict(),
             refusal_reason=reason,
-            removed=grounded.removed,
+            removed=removed,
         )
 
     def doubt(self, turn: Turn) -> float | None:
