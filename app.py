@@ -1,7 +1,7 @@
 """Launch the chat window: `python app.py` (same as `assistant serve`)."""
 
 from assistant import Assistant
-from assistant.ui.app import launch
+from assistant.ui import serve
 
 if __name__ == "__main__":
-    launch(Assistant())
+    serve(Assistant())

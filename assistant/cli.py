@@ -187,9 +187,9 @@ def serve(host: str | None, port: int | None, llm: str | None) -> None:
 
     Example: assistant serve --port 7860
     """
-    from .ui.app import launch
+    from .ui import serve as serve_ui
 
-    launch(_assistant(llm=llm, host=host, port=port))
+    serve_ui(_assistant(llm=llm, host=host, port=port))
 
 
 def _gates(func: F) -> F:

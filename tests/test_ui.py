@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -417,6 +418,39 @@ def test_start_up_failure_is_shown_on_the_page(tmp_path: Path) -> None:
     warm = server.Warmup(Assistant(Settings(seeds_dir=tmp_path / "empty", index_dir=tmp_path / "index", llm="fake")))
     warm.start()._thread.join(30)  # type: ignore[union-attr]
     assert warm.waiting() is None and 'class="status error"' in warm.note() and "No readable documents" in warm.note()
+
+
+def test_serve_starts_loading_before_it_launches_the_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Why: `assistant serve` loads the index and the models while Gradio is imported and the page is built.
+    import assistant.ui
+
+    events: list[Any] = []
+    monkeypatch.setattr(server.Warmup, "start", lambda self: events.append(("start", self)) or self)
+    monkeypatch.setattr(ui, "launch", lambda assistant, warmup: events.append(("launch", warmup)))
+    assistant.ui.serve(Assistant(settings))
+    [(first, started), (then, launched)] = events
+    assert (first, then) == ("start", "launch") and launched is started
+
+
+def test_the_sentence_warm_up_waits_while_a_question_is_answered(settings: Settings) -> None:
+    warm = server.Warmup(Assistant(settings))
+    with warm.question():
+        waiting = threading.Thread(target=warm._idle)
+        waiting.start()
+        waiting.join(0.3)
+        assert waiting.is_alive()  # the question is still being answered
+    waiting.join(2)
+    assert not waiting.is_alive()
+
+
+@pytest.mark.slow
+def test_a_local_model_that_cannot_load_is_reported_at_its_step(seed_index: Settings, tmp_path: Path) -> None:
+    # The model loads on a thread of its own from the start; its failure still ends the start-up with the error.
+    missing = tmp_path / "missing.gguf"
+    warm = server.Warmup(Assistant(seed_index, llm="local", model_path=missing)).start()
+    warm._thread.join(120)  # type: ignore[union-attr]
+    assert warm.done and warm.error is not None and "missing.gguf does not exist" in warm.error
+    assert 'class="status error"' in warm.note()
 
 
 @pytest.mark.slow

@@ -118,21 +118,22 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
         turn.started = True
         try:
             chosen = pool.get(backend, url, top_k)
-            for reply, answer in stream_reply(
-                chosen,
-                turn.question,
-                history_of(turns[:-1]),
-                index,
-                show_passages,
-                waiting=warm.waiting,
-                should_stop=lambda: turn.stopped,
-                sources=list(only or []) or None,
-                line=LOCAL_MODEL_LINE if chosen.settings.llm == "local" else None,
-            ):
-                if turn.stopped:  # Stop already wrote this turn's last word
-                    break
-                turn.reply, turn.answer = reply, answer or turn.answer
-                yield chat_messages(turns), turns
+            with warm.question():  # the sentence warm-up waits while a question is answered
+                for reply, answer in stream_reply(
+                    chosen,
+                    turn.question,
+                    history_of(turns[:-1]),
+                    index,
+                    show_passages,
+                    waiting=warm.waiting,
+                    should_stop=lambda: turn.stopped,
+                    sources=list(only or []) or None,
+                    line=LOCAL_MODEL_LINE if chosen.settings.llm == "local" else None,
+                ):
+                    if turn.stopped:  # Stop already wrote this turn's last word
+                        break
+                    turn.reply, turn.answer = reply, answer or turn.answer
+                    yield chat_messages(turns), turns
         except AssistantError as exc:
             turn.reply = f'<div class="note error">⚠️ {_esc(in_words(str(exc)))}</div>'
             yield chat_messages(turns), turns
@@ -346,13 +347,16 @@ def build(assistant: Assistant, warmup: Warmup | None = None) -> Any:
     return app
 
 
-def launch(assistant: Assistant) -> None:
+def launch(assistant: Assistant, warmup: Warmup | None = None) -> None:
     """Serve the chat window on the configured host/port (127.0.0.1:7860 by default): no share link, no
-    analytics, optional ASSISTANT_AUTH=user:pass. The page is up at once; index and models load behind it."""
+    analytics, optional ASSISTANT_AUTH=user:pass. The page is up at once; index and models load behind it.
+
+    Pass a `Warmup` started before this module was imported (as `assistant serve` does), and the models load
+    while Gradio is imported, not after."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     settings = assistant.settings
     auth = parse_auth(settings.auth)
-    warm = Warmup(assistant).start()
+    warm = (warmup or Warmup(assistant)).start()
     app = build(assistant, warm)
     app.queue(default_concurrency_limit=4).launch(
         server_name=settings.host,

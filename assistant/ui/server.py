@@ -11,6 +11,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 
 from pydantic import SecretStr
 
@@ -44,6 +47,7 @@ class Warmup:
         self._started: float | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._questions = 0  # questions of the chat window being answered (the sentence warm-up waits for them)
 
     def start(self) -> Warmup:
         """Start once (later calls do nothing)."""
@@ -55,21 +59,24 @@ class Warmup:
         return self
 
     def _run(self) -> None:
-        from ..index import embedding_model
-        from ..llm import LlamaCppChat, load_llama
-
+        llm = self.assistant.settings.llm
+        model: Future[None] | None = None
+        if llm == "local":
+            # Its own thread, from the start: llama.cpp loads the weights and evaluates the prompt's fixed start
+            # without the GIL, on the core that the Python work of the steps below (and Gradio's import) leaves.
+            model = Future()
+            threading.Thread(target=self._load_model, args=(model,), name="assistant-model", daemon=True).start()
         try:
             self.step = "1/3 · Checking the search index"
             report = self.assistant.prepare(progress=self._progress)
             self.step = "2/3 · Loading the embedding model"
             _ = self.assistant.retriever
+            from ..index import embedding_model
+
             embedding_model().embed_query("warm up")
-            llm = self.assistant.settings.llm
-            if llm == "local":
+            if model is not None:
                 self.step = "3/3 · Loading the local language model (1.1 GB; about 10 s the first time)"
-                chat = self.assistant.chat
-                if isinstance(chat, LlamaCppChat):
-                    load_llama(chat.model_path, chat.n_ctx, chat.n_threads)
+                model.result()
             skipped = f" · {len(report.skipped)} file(s) skipped" if report.skipped else ""
             self.summary = (
                 f"{_plural(report.documents, 'document')} · {_plural(report.passages, 'passage')}{skipped} · "
@@ -88,15 +95,42 @@ class Warmup:
             except Exception:  # a question then embeds its own sentences, as without the warm-up
                 log.exception("Embedding the sentences ahead of the questions failed")
 
+    def _load_model(self, loaded: Future[None]) -> None:
+        """Load the local model, then evaluate what every answer prompt starts with (`Assistant.prime`)."""
+        from ..llm import LlamaCppChat
+
+        try:
+            chat = self.assistant.chat
+            if isinstance(chat, LlamaCppChat):
+                chat.llama()
+        except BaseException as exc:  # the start-up thread reports it at step 3
+            loaded.set_exception(exc)
+            return
+        try:
+            self.assistant.prime()
+        except Exception:  # only the first answer's head start is lost
+            log.exception("Evaluating the start of the answer prompt ahead of the first question failed")
+        loaded.set_result(None)
+
+    @contextmanager
+    def question(self) -> Iterator[None]:
+        """Around answering a question of the chat window: the sentence warm-up waits until it is answered."""
+        with self._lock:
+            self._questions += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._questions -= 1
+
     def _idle(self) -> None:
-        """Wait while the local model writes an answer (the warm-up must not slow it down)."""
-        from ..llm import LlamaCppChat, generation_lock, load_llama
+        """Wait while a question is being answered or the local model writes (the warm-up must not slow them)."""
+        from ..llm import LlamaCppChat, generation_lock
 
         chat = self.assistant.chat
-        if isinstance(chat, LlamaCppChat):
-            lock = generation_lock(load_llama(chat.model_path, chat.n_ctx, chat.n_threads))
-            while lock.locked():
-                time.sleep(0.1)
+        lock = generation_lock(chat.llama()) if isinstance(chat, LlamaCppChat) else None
+        while self._questions or (lock is not None and lock.locked()):
+            time.sleep(0.05)
 
     def _progress(self, message: str) -> None:
         if match := re.match(r"Indexing (\d+) document", message):
