@@ -100,6 +100,17 @@ def wait_for_quiet(limit: float, timeout: float) -> float:
     return round(time.perf_counter() - started, 1)
 
 
+def wait_for_load(limit: float, timeout: float) -> float:
+    """Wait (at most `timeout` s) until the 1-minute load average is under `limit`; seconds waited.
+
+    Why besides `wait_for_quiet`: the load average also counts this benchmark's previous part, whose processes
+    are gone but whose threads still weigh on it for a minute or two."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout and load_avg() >= limit:
+        time.sleep(2.0)
+    return round(time.perf_counter() - started, 1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,6 +9,7 @@ package leaves out. Results go to benchmarks/results/*.json (gitignored), the co
     python benchmarks/run.py --quick         # under two minutes: 2 questions, one run, 10-document corpus
     python benchmarks/run.py --sizes 10 100 --no-ui --json
     python benchmarks/run.py --experiments   # candidate speed-ups, measured against the current code
+    python benchmarks/run.py --cold-only --cold-runs 3 --max-load 1   # the cold-start goal alone, ~3 minutes
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Before each timed part wait up to S seconds "
         "until other processes use < 15%% of the CPU (a shared machine).",
     )
+    p.add_argument(
+        "--max-load",
+        type=float,
+        metavar="L",
+        help="Before each timed part also wait (up to --wait-quiet S, default 600) until the 1-minute load "
+        "average is under L.",
+    )
+    p.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="Only the cold-start goal: --cold-runs pairs of the baseline's fresh process and `assistant serve`.",
+    )
     p.add_argument("--experiments", action="store_true", help="Only measure the candidate speed-ups.")
     return p.parse_args(argv)
 
@@ -98,7 +111,9 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         "gold": args.gold,
         "work_dir": args.work,
         "results_dir": args.results,
-        "quiet_wait": args.wait_quiet,
+        "quiet_wait": args.wait_quiet if args.wait_quiet is not None else 600.0 if args.max_load else None,
+        "max_load": args.max_load,
+        "cold_only": args.cold_only or None,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.no_shared_docs:
