@@ -118,6 +118,22 @@ def test_cold_start_and_served_ui_in_fresh_processes(tiny: Path, gold: Path, tmp
     assert results["scaling"][0]["rss_mb_peak"] > 100  # measured in its own process
 
 
+@pytest.mark.slow
+def test_cold_only_alternates_the_baseline_and_assistant_serve(tiny: Path, gold: Path, tmp_path: Path) -> None:
+    options = BenchOptions.quick(
+        llm="fake", seeds_dir=tiny, gold=gold, questions=1, cold_runs=2, cold_only=True, max_load=1000.0,
+        results_dir=None, work_dir=tmp_path / "work",
+    )  # fmt: skip
+    results = run(options)
+    a, b = results["assistant"], results["baseline"]
+    assert len(a["ui_runs"]) == len(b["cold_runs"]) == 2 and "load_avg" in a["ui_runs"][0]
+    assert 0 < results["ui_up_s"] <= results["ui_ready_s"] <= a["ui_first_answer_s"]
+    assert results["ratios"]["ui_first_answer_s"] == round(a["ui_first_answer_s"] / b["cold_first_answer_s"], 2)
+    [goal] = [g for g in results["ratio_goals"] if g["key"] == "ui_first_answer_s"]
+    assert goal["ratio"] == results["ratios"]["ui_first_answer_s"]
+    assert results["ttft_s_p50"] is None and "index_seed_s" not in a  # nothing else was measured
+
+
 @pytest.mark.slow  # real MiniLM and Chroma over a small corpus
 def test_retrieval_sweep_prints_one_row_per_setting(
     seeds: Path, gold: Path, capsys: pytest.CaptureFixture[str]
