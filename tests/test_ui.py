@@ -420,16 +420,18 @@ def test_start_up_failure_is_shown_on_the_page(tmp_path: Path) -> None:
     assert warm.waiting() is None and 'class="status error"' in warm.note() and "No readable documents" in warm.note()
 
 
-def test_serve_starts_loading_before_it_launches_the_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Why: `assistant serve` loads the index and the models while Gradio is imported and the page is built.
+def test_serve_starts_loading_the_model_before_it_launches_the_page(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Why: `assistant serve` loads the local model while Gradio is imported and the page is built.
     import assistant.ui
 
     events: list[Any] = []
-    monkeypatch.setattr(server.Warmup, "start", lambda self: events.append(("start", self)) or self)
+    monkeypatch.setattr(server.Warmup, "load_model", lambda self: events.append(("load_model", self)) or self)
     monkeypatch.setattr(ui, "launch", lambda assistant, warmup: events.append(("launch", warmup)))
     assistant.ui.serve(Assistant(settings))
     [(first, started), (then, launched)] = events
-    assert (first, then) == ("start", "launch") and launched is started
+    assert (first, then) == ("load_model", "launch") and launched is started
 
 
 def test_the_sentence_warm_up_waits_while_a_question_is_answered(settings: Settings) -> None:

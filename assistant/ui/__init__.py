@@ -9,14 +9,15 @@ if TYPE_CHECKING:
 
 
 def serve(assistant: Assistant) -> None:
-    """Load the index and the models in the background, then import Gradio and serve the page (blocks).
+    """Serve the chat window (blocks): the local model starts loading first, then Gradio is imported and the
+    page launched, which loads the index and the embedding model behind its status line.
 
-    Why in this order: importing Gradio is seconds of Python work; the models' loading overlaps it (llama.cpp
-    works without the GIL), so the chat window is ready sooner than when the loading starts after it.
+    Why in this order: importing Gradio is seconds of Python work, and llama.cpp loads the model and evaluates
+    the prompt's fixed start without the GIL meanwhile (`Warmup.load_model`).
     """
     from .server import Warmup
 
-    warmup = Warmup(assistant).start()
+    warmup = Warmup(assistant).load_model()
     from .app import launch
 
     launch(assistant, warmup)

@@ -48,6 +48,7 @@ class Warmup:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._questions = 0  # questions of the chat window being answered (the sentence warm-up waits for them)
+        self._model: Future[None] | None = None
 
     def start(self) -> Warmup:
         """Start once (later calls do nothing)."""
@@ -58,14 +59,25 @@ class Warmup:
                 self._thread.start()
         return self
 
+    def load_model(self) -> Warmup:
+        """Start loading the local model and priming its cache on a thread of its own (once; `start()` does it
+        too). `assistant serve` calls it before importing Gradio.
+
+        Why a thread of its own: llama.cpp loads the weights and evaluates the prompt's fixed start without the
+        GIL, on the core that the Python work of start-up (Gradio's import, the steps of `start()`) leaves idle.
+        Those steps stay on one thread: Python imports hold the GIL, so running them side by side gains nothing.
+        """
+        with self._lock:
+            if self._model is None and self.assistant.settings.llm == "local":
+                self._model = Future()
+                threading.Thread(
+                    target=self._load_model, args=(self._model,), name="assistant-model", daemon=True
+                ).start()
+        return self
+
     def _run(self) -> None:
         llm = self.assistant.settings.llm
-        model: Future[None] | None = None
-        if llm == "local":
-            # Its own thread, from the start: llama.cpp loads the weights and evaluates the prompt's fixed start
-            # without the GIL, on the core that the Python work of the steps below (and Gradio's import) leaves.
-            model = Future()
-            threading.Thread(target=self._load_model, args=(model,), name="assistant-model", daemon=True).start()
+        model = self.load_model()._model
         try:
             self.step = "1/3 · Checking the search index"
             report = self.assistant.prepare(progress=self._progress)
