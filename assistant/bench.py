@@ -363,12 +363,18 @@ def _cold_starts(
     ensure_index(settings)
     Baseline(settings).build()
     step("cold", f"cold starts: {options.cold_runs} of the baseline and of `assistant serve`, alternating ...")
-    base_runs, ui_runs = [], []
+    base_runs: list[dict[str, Any]] = []
+    ui_runs: list[dict[str, Any]] = []
     for n in range(options.cold_runs):
-        settle()
-        base_runs.append(cold_answer(settings, "baseline", question) | {"load_avg": load_avg()})
-        settle()
-        ui_runs.append(ui_cold_start(settings, [question]) | {"load_avg": load_avg()})
+        for runs, measure in (
+            (base_runs, lambda: cold_answer(settings, "baseline", question)),
+            (ui_runs, lambda: ui_cold_start(settings, [question])),
+        ):
+            settle()
+            loaded = load_avg()
+            with Contention() as c:
+                runs.append(measure() | {"load_avg": loaded})
+            runs[-1]["others_cpu"] = c.others
         _say(
             options,
             f"  {n + 1}: baseline {base_runs[-1]['first_answer_s']} s; serve up {ui_runs[-1]['ui_up_s']} s, ready "
