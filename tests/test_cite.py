@@ -202,6 +202,16 @@ def test_refusal_sentences_and_markers() -> None:
     assert with_marker("It will backfire.", 2) == "It will backfire [2]."
 
 
+def test_a_draft_sentence_is_never_cut_into_fragments() -> None:
+    # a quoted title ending in "?" splits the sentence; the rest after the marker is no sentence of its own
+    draft = "The author, in section “Will the lights stay on?” [1], states that coal goes in 2031. Next [2]."
+    assert claims_of(draft) == [
+        "The author, in section “Will the lights stay on?”, states that coal goes in 2031.",
+        "Next.",
+    ]
+    assert claims_of("Most readers are for the bridge [1], [2], [3].") == ["Most readers are for the bridge."]
+
+
 def test_figures_are_the_same_for_grounding_and_the_rewrite_vetting() -> None:
     assert figures("It cost 1,200 euros in 2024, up 3.5%.") == {"1,200", "2024", "3.5"}
     assert figures("Half said 50% and half 50 per cent.") == {"50"}  # one figure, however it is written

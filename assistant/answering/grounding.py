@@ -62,7 +62,14 @@ def is_refusal(text: str) -> bool:
 def claims_of(draft: str) -> list[str]:
     """The draft's sentences without their `[n]` markers (a marker opening a sentence belongs to the one before)."""
     draft = re.sub(r"(?m)^\s*[>*-]\s?", "", draft)  # quoted or bulleted lines: the text is what counts
-    sentences = (_MARKER.sub("", s).strip() for s in split_sentences(draft.strip().replace("\n", " ")))
+    sentences: list[str] = []
+    for piece in split_sentences(draft.strip().replace("\n", " ")):
+        text = _MARKER.sub("", piece).strip()
+        text = re.sub(r"(\s*[,;])+(?=\s*[.!?]?$)", "", text)  # the commas between markers "[1], [2]." went too
+        if sentences and re.match(r"[,;:)]\W*\w", text):  # split after a quoted "…?”" mid-sentence: one sentence
+            sentences[-1] = f"{sentences[-1]}{text}"
+        else:
+            sentences.append(text)
     return [s for s in sentences if re.search(r"\w{2,}", s)]
 
 
