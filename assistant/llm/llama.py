@@ -103,7 +103,7 @@ class LlamaCppChat(BaseChatModel):
                     # llama.cpp (other kernels), and the refusal floor was fitted on these numbers.
                     total += _log_softmax(llama, llama._ctx.get_logits_ith(-1), token)
                     llama.eval([token])
-            except ValueError as exc:  # llama.cpp: the prompt does not fit the context
+            except (ValueError, RuntimeError) as exc:  # the prompt does not fit the context; a failed decode
                 raise ModelUnavailable(f"The local model could not score a reply ({exc}).") from None
             return total
 
