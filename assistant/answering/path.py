@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda
 
@@ -166,6 +167,12 @@ class AnswerPath:
             "question": turn.question.standalone,
         }
 
+    def messages(self, turn: Turn) -> list[BaseMessage]:
+        """The chat messages the model answers for this turn: the system text (or the summary's), the evidence
+        and the question; `_write` sends them and `doubt` scores a reply to them."""
+        prompt = answer_prompt(self.settings.prompts_dir, "summary" if turn.question.kind == "summary" else "system")
+        return prompt.invoke(self.prompt_input(turn)).to_messages()
+
     def finish(self, turn: Turn, draft: str) -> Answer:
         """Ground the draft and decide refusal: the final `Answer`."""
         if turn.final is not None:
@@ -188,12 +195,13 @@ class AnswerPath:
             kept=len(grounded.supports),
             declined=grounded.declined,
         )
-        if refuse(signals, self.policy) is None and self.policy.max_doubt is not None:
+        reason = refuse(signals, self.policy)
+        if reason is None and self.policy.max_doubt is not None:
             scoring = time.perf_counter()
             if (doubt := self.doubt(turn)) is not None:  # only a backend that can say (the local model)
                 signals = replace(signals, doubt=doubt)
                 turn.timings["doubt_s"] = time.perf_counter() - scoring
-        reason = refuse(signals, self.policy)
+                reason = refuse(signals, self.policy)
         text, citations, removed = grounded.text, grounded.citations, grounded.removed
         if reason is not None:
             verbatim = doubted(signals, self.policy)
@@ -224,10 +232,8 @@ class AnswerPath:
         measure = getattr(self.chat(), "continuation_logprob", None)
         if measure is None:
             return None
-        summary = turn.question.kind == "summary"
-        prompt = answer_prompt(self.settings.prompts_dir, "summary" if summary else "system")
         try:
-            return float(measure(prompt.format_messages(**self.prompt_input(turn)), REFUSAL_TEXT))
+            return float(measure(self.messages(turn), REFUSAL_TEXT))
         except AssistantError:
             return None
 
@@ -300,8 +306,7 @@ class AnswerPath:
         `_transform_stream_with_config`), so the model would generate to its token limit after Stop; closing
         the chat model's own stream closes llama.cpp's generation loop at once.
         """
-        prompt = answer_prompt(self.settings.prompts_dir, "summary" if turn.question.kind == "summary" else "system")
-        for chunk in self.chat().stream(prompt.invoke(self.prompt_input(turn))):
+        for chunk in self.chat().stream(self.messages(turn)):
             if isinstance(chunk.content, str) and chunk.content:
                 yield chunk.content
 
