@@ -20,17 +20,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.refusal import RefusalPolicy, Signals, refuse
+
 
 def refuses(signals: dict[str, float], min_evidence: float, min_support: float, max_doubt: float | None) -> bool:
     """`refusal.refuse` over recorded signals (the off-topic gate before the model is in the `refused` flag)."""
     if not signals or "kept" not in signals:
         return True  # refused before the model
-    return bool(
-        signals["kept"] == 0
-        or signals["declined"]
-        or (max_doubt is not None and signals.get("doubt", -99.0) >= max_doubt)
-        or signals["evidence"] < min_evidence
-        or signals["support"] < min_support
+    recorded = Signals(**{k: signals[k] for k in Signals.__dataclass_fields__ if k in signals})  # type: ignore[arg-type]
+    return (
+        refuse(recorded, RefusalPolicy(min_evidence=min_evidence, min_support=min_support, max_doubt=max_doubt))
+        is not None
     )
 
 
