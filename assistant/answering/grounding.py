@@ -104,8 +104,8 @@ def misattributed(claim: str, evidence: Evidence) -> bool:
     """Whether a sentence gives the cited words to a voice that did not say them.
 
     "The author argues X" cited to a reader comment, to a sentence reporting what a named person said or to
-    an interviewee's answer (unless the sentence names that person too); "a commenter says X" cited to the article; "the editor…"
-    cited to anyone but the editor.
+    an interviewee's answer (unless the sentence names that person too); "a commenter says X" cited to the
+    article; "the editor…" cited to anyone but the editor.
     """
     if not SAYING.search(claim):
         return False

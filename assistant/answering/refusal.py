@@ -4,9 +4,9 @@ Every signal is a number the answer path measures anyway; the thresholds are fit
 (`benchmarks/fit_refusal.py`) and their precision/recall on the test splits is in docs/evaluation.md.
 No word lists about particular documents: the model's own "the document doesn't say" (written, or as likely as
 a fitted floor: `doubt`), whether grounding kept any sentence, how close the best evidence sentence is to the
-question, and how well the evidence supports what is left of the answer. (A rule that refused a question asking for a figure or a date when the answer gave none
-was measured and removed: on dev + train it refused no more unanswerable items and more answerable ones, and
-on test it changed nothing; docs/evaluation.md.)
+question, and how well the evidence supports what is left of the answer. (A rule that refused a question asking
+for a figure or a date when the answer gave none was measured and removed: on dev + train it refused no more
+unanswerable items and more answerable ones, and on test it changed nothing; docs/evaluation.md.)
 """
 
 from __future__ import annotations
