@@ -14,19 +14,55 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from .answer import Answer, Citation, Retrieved  # noqa: E402
-from .core import Assistant  # noqa: E402
-from .documents import Passage  # noqa: E402
-from .errors import (  # noqa: E402
-    AssistantError,
-    ConfigError,
-    DocumentError,
-    IndexNotReady,
-    ModelUnavailable,
-    PromptError,
-    QuestionError,
-)
-from .settings import Settings  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .answer import Answer, Citation, Retrieved
+    from .core import Assistant
+    from .documents import Passage
+    from .errors import (
+        AssistantError,
+        ConfigError,
+        DocumentError,
+        IndexNotReady,
+        ModelUnavailable,
+        PromptError,
+        QuestionError,
+    )
+    from .settings import Settings
+
+# Where each public name lives. Imported on first use (PEP 562), so that `import assistant.index.embeddings`,
+# run by `assistant serve`'s embedding process, does not pay for LangChain's answer path (~0.6 s).
+_HOMES = {
+    "Answer": "answer",
+    "Citation": "answer",
+    "Retrieved": "answer",
+    "Assistant": "core",
+    "Passage": "documents",
+    "AssistantError": "errors",
+    "ConfigError": "errors",
+    "DocumentError": "errors",
+    "IndexNotReady": "errors",
+    "ModelUnavailable": "errors",
+    "PromptError": "errors",
+    "QuestionError": "errors",
+    "Settings": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'assistant' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
 
 __all__ = [
     "Answer",
