@@ -189,7 +189,7 @@ def serve(host: str | None, port: int | None, llm: str | None) -> None:
     """
     from .ui import serve as serve_ui
 
-    serve_ui(_assistant(llm=llm, host=host, port=port))
+    serve_ui(llm=llm, host=host, port=port)
 
 
 def _gates(func: F) -> F:

@@ -420,18 +420,26 @@ def test_start_up_failure_is_shown_on_the_page(tmp_path: Path) -> None:
     assert warm.waiting() is None and 'class="status error"' in warm.note() and "No readable documents" in warm.note()
 
 
-def test_serve_starts_loading_the_model_before_it_launches_the_page(
+def test_serve_starts_loading_the_models_before_it_launches_the_page(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Why: `assistant serve` loads the local model while Gradio is imported and the page is built.
+    # Why: `assistant serve` loads MiniLM in a child process and the local model on a thread while Gradio is
+    # imported and the page is built; the default assistant is made after the child has started.
+    import assistant.index
     import assistant.ui
 
     events: list[Any] = []
+    monkeypatch.setattr(assistant.index, "start_embedding_process", lambda: events.append(("embedding", None)))
     monkeypatch.setattr(server.Warmup, "load_model", lambda self: events.append(("load_model", self)) or self)
     monkeypatch.setattr(ui, "launch", lambda assistant, warmup: events.append(("launch", warmup)))
     assistant.ui.serve(Assistant(settings))
-    [(first, started), (then, launched)] = events
-    assert (first, then) == ("load_model", "launch") and launched is started
+    [(first, _), (second, started), (then, launched)] = events
+    assert (first, second, then) == ("embedding", "load_model", "launch") and launched is started
+
+    events.clear()
+    assistant.ui.serve(seeds_dir=settings.seeds_dir, index_dir=settings.index_dir, top_k=3, port=None)
+    [(first, _), (second, started), _] = events
+    assert (first, second) == ("embedding", "load_model") and started.assistant.settings.top_k == 3
 
 
 def test_the_sentence_warm_up_waits_while_a_question_is_answered(settings: Settings) -> None:

