@@ -297,10 +297,27 @@ def test_cards_name_the_document_and_the_page_when_there_are_several(seeds: Path
 
 def test_stream_reply_sends_a_heartbeat_while_waiting() -> None:
     fake = _Scripted(["slow"], _answer(), pause=0.25)
-    notes = iter(["Getting ready: loading", None])
-    steps = list(conversation.stream_reply(fake, "q", [], waiting=lambda: next(notes), tick=0.05))  # type: ignore[arg-type]
+    notes = ["Getting ready: loading"]  # once, then ready
+    steps = list(conversation.stream_reply(fake, "q", [], waiting=lambda: notes.pop() if notes else None, tick=0.05))  # type: ignore[arg-type]
     assert "Getting ready: loading" in steps[0][0] and 'class="spinner"' in steps[0][0]
     assert any("Searching the document…" in text for text, _ in steps)
+
+
+def test_stream_reply_starts_as_soon_as_start_up_is_done_not_at_the_next_heartbeat() -> None:
+    # Why: a question typed while the page loads is answered the moment the models are ready (the cold start).
+    fake = _Scripted(["done"], _answer())
+    ready_at = time.monotonic() + 0.1
+    started = time.monotonic()
+    replies = conversation.stream_reply(
+        fake,  # type: ignore[arg-type]
+        "q",
+        [],
+        waiting=lambda: None if time.monotonic() >= ready_at else "Getting ready",
+        tick=5.0,
+    )
+    assert "Getting ready" in next(replies)[0]
+    next(replies)
+    assert time.monotonic() - started < 1.0
 
 
 def test_stream_reply_turns_errors_into_a_message() -> None:

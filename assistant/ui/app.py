@@ -354,6 +354,8 @@ def launch(assistant: Assistant, warmup: Warmup | None = None) -> None:
     Pass a `Warmup` started before this module was imported (as `assistant serve` does), and the models load
     while Gradio is imported, not after."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    # Gradio switches matplotlib to "agg" around every event; unset, the first event pays for pyplot's import.
+    os.environ.setdefault("MPLBACKEND", "agg")
     settings = assistant.settings
     auth = parse_auth(settings.auth)
     warm = (warmup or Warmup(assistant)).start()

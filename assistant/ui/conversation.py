@@ -118,7 +118,9 @@ def stream_reply(
         if should_stop():
             return
         yield format_draft("", time.monotonic() - started, note), None
-        time.sleep(tick)
+        beat = time.monotonic() + tick
+        while time.monotonic() < beat and waiting() is not None:  # start as soon as start-up is done
+            time.sleep(0.02)
     items: queue.Queue[tuple[str, Any]] = queue.Queue()
     abandoned = threading.Event()  # set when the page stops listening (Stop, closed tab)
     ticket: list[int] = []

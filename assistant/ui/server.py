@@ -7,13 +7,15 @@ No Gradio here; `assistant.ui.app` shows `Warmup.note()` on the page and asks th
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from pydantic import SecretStr
 
@@ -33,6 +35,17 @@ BACKENDS = {
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _yield_cpu(niceness: int = 10) -> None:
+    """Lower the calling thread's CPU priority (Linux keeps a nice value per thread; elsewhere nothing).
+
+    Why: loading and priming the local model is a head start, not the critical path; at start-up the page's
+    Python work and the embedding model's child process are, and all three want the two cores at once.
+    """
+    if sys.platform == "linux":
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 class Warmup:
@@ -108,7 +121,8 @@ class Warmup:
                 log.exception("Embedding the sentences ahead of the questions failed")
 
     def _load_model(self, loaded: Future[None]) -> None:
-        """Load the local model, then evaluate what every answer prompt starts with (`Assistant.prime`)."""
+        """Load the local model, then evaluate what every answer prompt starts with (`Assistant.prime`) at a low
+        priority: the start-up's other work is what the first answer waits for."""
         from ..llm import LlamaCppChat
 
         try:
@@ -118,11 +132,12 @@ class Warmup:
         except BaseException as exc:  # the start-up thread reports it at step 3
             loaded.set_exception(exc)
             return
+        loaded.set_result(None)  # "Ready" need not wait for the priming: a question waits for the model's lock
+        _yield_cpu()
         try:
             self.assistant.prime()
         except Exception:  # only the first answer's head start is lost
             log.exception("Evaluating the start of the answer prompt ahead of the first question failed")
-        loaded.set_result(None)
 
     @contextmanager
     def question(self) -> Iterator[None]:
