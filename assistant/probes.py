@@ -52,6 +52,19 @@ def proc_mb(field_name: str, pid: int | str = "self") -> float | None:
     return None
 
 
+def tree_mb(field_name: str, pid: int) -> float | None:
+    """`proc_mb` summed over a process and its children (`assistant serve` embeds in a child process); for
+    VmHWM the sum of each one's peak, an upper bound of the peak they held together."""
+    own = proc_mb(field_name, pid)
+    if own is None:
+        return None
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return own + sum(proc_mb(field_name, child) or 0.0 for child in children)
+
+
 def load_avg() -> float:
     return round(os.getloadavg()[0], 2)
 
