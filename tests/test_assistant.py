@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -147,6 +148,41 @@ def test_an_answer_the_model_doubts_is_a_refusal_that_shows_what_the_document_sa
     assert question in prompt and "Evidence:" in prompt and text == REFUSAL_TEXT
     sure = Doubtful(responses=[draft], doubt=-6.0, scored=[])
     assert not Assistant(seed_index, chat=sure).ask(question).refused
+
+
+class OneAtATime(Doubtful):
+    """A doubting fake with the local model's `hold()`: it logs when it writes and when it scores."""
+
+    events: list[str] = []
+    lock: Any = None
+
+    def hold(self) -> Any:
+        return self.lock
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Any:
+        self.events.append("write")
+        yield from super()._stream(*args, **kwargs)
+        self.events.append("written")
+
+    def continuation_logprob(self, messages: Any, text: str) -> float:
+        self.events.append("score")
+        return self.doubt
+
+
+def test_an_answer_holds_the_model_from_its_first_token_to_its_refusal_score(seed_index: Settings) -> None:
+    # Why: the score is read from the prompt the model still holds; another answer written in between would
+    # replace it, and the scoring would evaluate the whole prompt again (docs/performance.md, *Many users*).
+    chat = OneAtATime(responses=["Trump wants to split China and Russia [1]."], sleep=0.005, doubt=-9.0,
+                      scored=[], events=[], lock=threading.RLock())  # fmt: skip
+    assistant = Assistant(seed_index, chat=chat)
+    assistant.ask("What is Trump's plan?")  # the index and the evidence warm, so both threads reach the model
+    chat.events.clear()
+    threads = [threading.Thread(target=assistant.ask, args=("What is Trump's plan?",)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert chat.events == ["write", "written", "score"] * 2
 
 
 def test_off_topic_question_is_refused_before_the_llm(seed_index: Settings) -> None:

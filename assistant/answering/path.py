@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -280,24 +281,31 @@ class AnswerPath:
             return
         yield Found(tuple(turn.evidence))
         draft: list[str] = []
-        try:
-            for token in self._write(turn):
-                if not draft:
-                    turn.timings["first_token_s"] = turn.elapsed()
-                draft.append(token)
-                yield token
-        except AssistantError as exc:
-            yield self._failed(turn, f"The language model failed: {exc}", str(exc))
-            return
-        except Exception as exc:  # a server that is down or answers garbage: keep the passages visible
-            message = (
-                f"The language model backend ({self.settings.llm}) failed: {exc.__class__.__name__}: "
-                f"{str(exc).rstrip('.')}. Check ASSISTANT_LLM / ASSISTANT_OPENAI_BASE_URL. "
-                "The retrieved passages are listed below."
-            )
-            yield self._failed(turn, message, message)
-            return
-        yield self.finish(turn, "".join(draft))
+        with self._holding():  # the model stays this answer's from its first token to its refusal score
+            try:
+                for token in self._write(turn):
+                    if not draft:
+                        turn.timings["first_token_s"] = turn.elapsed()
+                    draft.append(token)
+                    yield token
+            except AssistantError as exc:
+                yield self._failed(turn, f"The language model failed: {exc}", str(exc))
+                return
+            except Exception as exc:  # a server that is down or answers garbage: keep the passages visible
+                message = (
+                    f"The language model backend ({self.settings.llm}) failed: {exc.__class__.__name__}: "
+                    f"{str(exc).rstrip('.')}. Check ASSISTANT_LLM / ASSISTANT_OPENAI_BASE_URL. "
+                    "The retrieved passages are listed below."
+                )
+                yield self._failed(turn, message, message)
+                return
+            answer = self.finish(turn, "".join(draft))
+        yield answer
+
+    def _holding(self) -> AbstractContextManager[Any]:
+        """The chat model's `hold()` where it has one (the local model: see `LlamaCppChat.hold`), else nothing."""
+        hold = getattr(self.chat(), "hold", None)
+        return hold() if hold is not None else nullcontext()
 
     def _write(self, turn: Turn) -> Iterator[str]:
         """The model's tokens for a turn: what `writer()` streams, but stoppable.

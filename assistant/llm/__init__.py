@@ -13,7 +13,7 @@ from langchain_core.language_models import BaseChatModel
 
 from ..settings import Settings
 from .fake import ExtractiveFakeChat
-from .llama import Knobs, LlamaCppChat, generation_lock, load_llama, open_llama, token_counts
+from .llama import Knobs, LlamaCppChat, generation_lock, load_llama, model_busy, open_llama, token_counts
 from .openai_compatible import _openai_chat_class, openai_error_message
 from .weights import QWEN_15B_FILE, assemble_model
 
@@ -26,6 +26,7 @@ __all__ = [
     "chat_model",
     "generation_lock",
     "load_llama",
+    "model_busy",
     "open_llama",
     "openai_error_message",
     "token_counts",

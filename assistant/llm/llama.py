@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -77,6 +78,15 @@ class LlamaCppChat(BaseChatModel):
             finally:
                 llama._ctx.set_n_threads(llama.n_threads, llama.n_threads_batch)
         return shared
+
+    def hold(self) -> AbstractContextManager[Any]:
+        """The model for this thread alone until the block ends (other answers wait, as for a generation).
+
+        Why: an answer scores its refusal on the prompt llama.cpp still holds after writing it
+        (`continuation_logprob`); if another answer's prompt came in between, the scoring would evaluate the
+        whole prompt again, and that answer's next call would in turn lose its own. With two to four chat
+        sessions at once that multiplied the answers' totals (docs/performance.md, *Many users*)."""
+        return generation_lock(self.llama())
 
     def continuation_logprob(self, messages: Sequence[BaseMessage], text: str) -> float:
         """log P(`text` as the start of the model's reply to `messages`), summed over its tokens.
@@ -263,15 +273,25 @@ class Knobs(NamedTuple):
 
 #: The settings of each chat model made in this process, by (path, n_ctx, n_threads).
 _KNOBS: dict[tuple[str, int, int], Knobs] = {}
-_GENERATION_LOCKS: dict[int, threading.Lock] = {}
+_GENERATION_LOCKS: dict[int, threading.RLock] = {}
 _GENERATION_LOCKS_GUARD = threading.Lock()
 
 
-def generation_lock(llama: Any) -> threading.Lock:
+def generation_lock(llama: Any) -> threading.RLock:
     """The one lock of a loaded model. Why not one per chat model: two `LlamaCppChat` objects with different
-    settings (two chat tabs) get the same cached `Llama`, and two generations at once on one context crash it."""
+    settings (two chat tabs) get the same cached `Llama`, and two generations at once on one context crash it.
+    Reentrant, so that an answer can hold the model across its calls (`LlamaCppChat.hold`)."""
     with _GENERATION_LOCKS_GUARD:
-        return _GENERATION_LOCKS.setdefault(id(llama), threading.Lock())
+        return _GENERATION_LOCKS.setdefault(id(llama), threading.RLock())
+
+
+def model_busy(llama: Any) -> bool:
+    """Whether another thread holds the model now (an answer being written or scored)."""
+    lock = generation_lock(llama)
+    if lock.acquire(blocking=False):
+        lock.release()
+        return False
+    return True
 
 
 def open_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs, **extra: Any) -> Any:

@@ -152,11 +152,11 @@ class Warmup:
 
     def _idle(self) -> None:
         """Wait while a question is being answered or the local model writes (the warm-up must not slow them)."""
-        from ..llm import LlamaCppChat, generation_lock
+        from ..llm import LlamaCppChat, model_busy
 
         chat = self.assistant.chat
-        lock = generation_lock(chat.llama()) if isinstance(chat, LlamaCppChat) else None
-        while self._questions or (lock is not None and lock.locked()):
+        llama = chat.llama() if isinstance(chat, LlamaCppChat) else None
+        while self._questions or (llama is not None and model_busy(llama)):
             time.sleep(0.05)
 
     def _progress(self, message: str) -> None:
