@@ -171,7 +171,7 @@ class OneAtATime(Doubtful):
 
 def test_an_answer_holds_the_model_from_its_first_token_to_its_refusal_score(seed_index: Settings) -> None:
     # Why: the score is read from the prompt the model still holds; another answer written in between would
-    # replace it, and the scoring would evaluate the whole prompt again (docs/performance.md, *Many users*).
+    # replace it, and the scoring would evaluate the whole prompt again (docs/performance.md, *The levers*).
     chat = OneAtATime(responses=["Trump wants to split China and Russia [1]."], sleep=0.005, doubt=-9.0,
                       scored=[], events=[], lock=threading.RLock())  # fmt: skip
     assistant = Assistant(seed_index, chat=chat)

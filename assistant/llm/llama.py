@@ -85,7 +85,7 @@ class LlamaCppChat(BaseChatModel):
         Why: an answer scores its refusal on the prompt llama.cpp still holds after writing it
         (`continuation_logprob`); if another answer's prompt came in between, the scoring would evaluate the
         whole prompt again, and that answer's next call would in turn lose its own. With two to four chat
-        sessions at once that multiplied the answers' totals (docs/performance.md, *Many users*)."""
+        sessions at once that nearly doubled the answers' totals (docs/performance.md, *The levers*)."""
         return generation_lock(self.llama())
 
     def continuation_logprob(self, messages: Sequence[BaseMessage], text: str) -> float:

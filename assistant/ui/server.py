@@ -77,8 +77,9 @@ class Warmup:
         too). `assistant serve` calls it before importing Gradio.
 
         Why a thread of its own: llama.cpp loads the weights and evaluates the prompt's fixed start without the
-        GIL, on the core that the Python work of start-up (Gradio's import, the steps of `start()`) leaves idle.
-        Those steps stay on one thread: Python imports hold the GIL, so running them side by side gains nothing.
+        GIL, in the CPU time the start-up's Python work (Gradio's import, the steps of `start()`) and the
+        embedding model's child process leave over. Those steps stay on one thread: Python imports hold the
+        GIL, so running them side by side in one process gains nothing (hence the child process for MiniLM).
         """
         with self._lock:
             if self._model is None and self.assistant.settings.llm == "local":
