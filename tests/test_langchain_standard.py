@@ -7,6 +7,7 @@ async calls. The chat model declares no tool calling and no structured output, s
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 from typing import Any
@@ -148,6 +149,37 @@ def test_chat_models_with_different_settings_take_turns_on_one_loaded_model(monk
     for thread in threads:
         thread.join()
     assert shared.most == 1
+
+
+def test_a_stream_begun_on_one_thread_can_end_on_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Why: LangChain's async wrappers advance a sync stream on executor threads, one `next` each.
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: _StubLlama())
+    chat = LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}")
+    chunks = chat.stream("Say hello")
+    first = next(chunks)
+    rest = concurrent.futures.ThreadPoolExecutor(1).submit(list, chunks).result(10)
+    assert "".join(str(c.content) for c in [first, *rest]) == "Hello there"
+    assert not llama_module.model_busy(chat.llama())  # the lock was let go on the other thread
+
+
+def test_a_held_model_lets_its_holder_through_and_no_one_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _OneContextLlama()
+    monkeypatch.setattr(llama_module, "load_llama", lambda *args: shared)
+    chat, other = (
+        LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}"),
+        LlamaCppChat(model_path=f"/models/{QWEN_15B_FILE}"),
+    )
+    log: list[str] = []
+    with chat.hold():
+        waiting = threading.Thread(target=lambda: log.append(str(other.invoke("Say hello").content)))
+        waiting.start()
+        log.append(str(chat.invoke("Say hello").content))  # its own calls pass (a plain lock would hang here)
+        with chat.hold():  # and a hold inside a hold
+            log.append("inner")
+        waiting.join(0.3)
+        assert waiting.is_alive() and log == ["Hello there", "inner"]  # the other tab waits for the hold
+    waiting.join(10)
+    assert log == ["Hello there", "inner", "Hello there"] and shared.most == 1
 
 
 class _FreshLlama(_StubLlama):

@@ -13,7 +13,6 @@ to both: the parent's shutdown is the one that counts.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -26,8 +25,6 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from ..errors import ModelUnavailable
-
-log = logging.getLogger(__name__)
 
 
 class EmbeddingProcess(Embeddings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -69,7 +69,7 @@ class LlamaCppChat(BaseChatModel):
         shared = 0
         while all(len(t) > shared for t in tokens) and len({t[shared] for t in tokens}) == 1:
             shared += 1
-        with generation_lock(llama):
+        with _exclusive(llama):
             if llama.n_tokens or not shared:
                 return 0
             llama._ctx.set_n_threads(threads, threads)  # llama-cpp-python has no public setter
@@ -85,8 +85,9 @@ class LlamaCppChat(BaseChatModel):
         Why: an answer scores its refusal on the prompt llama.cpp still holds after writing it
         (`continuation_logprob`); if another answer's prompt came in between, the scoring would evaluate the
         whole prompt again, and that answer's next call would in turn lose its own. With two to four chat
-        sessions at once that nearly doubled the answers' totals (docs/performance.md, *The levers*)."""
-        return generation_lock(self.llama())
+        sessions at once that nearly doubled the answers' totals (docs/performance.md, *The levers*). Calls
+        made inside the block on the same thread pass the lock; the block must end on the thread it began."""
+        return _held(self.llama())
 
     def continuation_logprob(self, messages: Sequence[BaseMessage], text: str) -> float:
         """log P(`text` as the start of the model's reply to `messages`), summed over its tokens.
@@ -95,7 +96,7 @@ class LlamaCppChat(BaseChatModel):
         answering the same messages this costs only `text`'s tokens: llama.cpp's KV cache still holds the prompt.
         """
         llama = self.llama()
-        with generation_lock(llama):
+        with _exclusive(llama):
             prompt = prompt_tokens(llama, self._convert(list(messages)))
             target = llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
             if not prompt or not target or len(target) >= llama.n_batch:
@@ -164,7 +165,7 @@ class LlamaCppChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         llama = self.llama()
         chat = self._convert(messages)
-        with generation_lock(llama):
+        with _exclusive(llama):
             written: list[str] = []
             finish = None
             try:
@@ -273,25 +274,45 @@ class Knobs(NamedTuple):
 
 #: The settings of each chat model made in this process, by (path, n_ctx, n_threads).
 _KNOBS: dict[tuple[str, int, int], Knobs] = {}
-_GENERATION_LOCKS: dict[int, threading.RLock] = {}
+_GENERATION_LOCKS: dict[int, threading.Lock] = {}
 _GENERATION_LOCKS_GUARD = threading.Lock()
+_HOLDERS: dict[int, int] = {}  # loaded model → the thread that holds it through `LlamaCppChat.hold`
 
 
-def generation_lock(llama: Any) -> threading.RLock:
+def generation_lock(llama: Any) -> threading.Lock:
     """The one lock of a loaded model. Why not one per chat model: two `LlamaCppChat` objects with different
     settings (two chat tabs) get the same cached `Llama`, and two generations at once on one context crash it.
-    Reentrant, so that an answer can hold the model across its calls (`LlamaCppChat.hold`)."""
+    A plain lock, not a reentrant one: a stream driven by LangChain's async wrappers is advanced (and so may be
+    closed) on another thread than the one that started it."""
     with _GENERATION_LOCKS_GUARD:
-        return _GENERATION_LOCKS.setdefault(id(llama), threading.RLock())
+        return _GENERATION_LOCKS.setdefault(id(llama), threading.Lock())
+
+
+@contextmanager
+def _exclusive(llama: Any) -> Iterator[None]:
+    """The model for one call: its lock, unless this thread already holds it through `LlamaCppChat.hold`."""
+    if _HOLDERS.get(id(llama)) == threading.get_ident():
+        yield
+        return
+    with generation_lock(llama):
+        yield
+
+
+@contextmanager
+def _held(llama: Any) -> Iterator[None]:
+    with _exclusive(llama):
+        outer = _HOLDERS.get(id(llama))
+        _HOLDERS[id(llama)] = threading.get_ident()
+        try:
+            yield
+        finally:
+            if outer is None:
+                del _HOLDERS[id(llama)]
 
 
 def model_busy(llama: Any) -> bool:
-    """Whether another thread holds the model now (an answer being written or scored)."""
-    lock = generation_lock(llama)
-    if lock.acquire(blocking=False):
-        lock.release()
-        return False
-    return True
+    """Whether the model is answering or scoring now (the chat window's warm-up waits meanwhile)."""
+    return generation_lock(llama).locked()
 
 
 def open_llama(model_path: str, n_ctx: int, n_threads: int, knobs: Knobs, **extra: Any) -> Any:

@@ -40,8 +40,8 @@ def _plural(n: int, noun: str) -> str:
 def _yield_cpu(niceness: int = 10) -> None:
     """Lower the calling thread's CPU priority (Linux keeps a nice value per thread; elsewhere nothing).
 
-    Why: loading and priming the local model is a head start, not the critical path; at start-up the page's
-    Python work and the embedding model's child process are, and all three want the two cores at once.
+    Why: priming the local model's cache is a head start, not the critical path; at start-up the page's Python
+    work and the embedding model's child process are, and all three want the two cores at once.
     """
     if sys.platform == "linux":
         with suppress(OSError):
