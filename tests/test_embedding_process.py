@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -52,6 +54,26 @@ def test_a_child_that_dies_is_reported_with_its_exit_code() -> None:
             child.wait_ready()
     finally:
         child.close()
+
+
+def test_closing_while_the_child_loads_stops_it_at_once_and_a_waiting_caller_hears_why() -> None:
+    # Why: Ctrl-C on `assistant serve` during start-up; the warm-up thread is waiting for the model then.
+    child = EmbeddingProcess([sys.executable, "-c", "import time; time.sleep(60)"])
+    errors: list[Exception] = []
+
+    def wait() -> None:
+        try:
+            child.wait_ready()
+        except ModelUnavailable as exc:
+            errors.append(exc)
+
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    started = time.monotonic()
+    child.close()
+    waiting.join(10)
+    assert time.monotonic() - started < 3 and child._proc.returncode is not None
+    assert len(errors) == 1 and "exited" in str(errors[0])
 
 
 def test_a_failed_call_is_reported_and_the_child_keeps_serving() -> None:

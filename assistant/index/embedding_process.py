@@ -64,10 +64,15 @@ class EmbeddingProcess(Embeddings):
             self._wait_ready()
 
     def close(self) -> None:
-        """Stop the child (it exits when its input closes); safe to call twice."""
-        for conn in (self._send, self._receive):
-            if not conn.closed:
-                conn.close()
+        """Stop the child: at once while it is still loading, else by closing its input (it exits after the call
+        it is on, and a caller waiting for that call gets `ModelUnavailable`); safe to call twice.
+
+        The end it replies on stays open until this object goes: another thread may be reading from it, and a
+        connection closed under a reader fails with a TypeError instead of an end-of-file."""
+        if not self._ready and self._proc.poll() is None:
+            self._proc.terminate()
+        if not self._send.closed:
+            self._send.close()
         try:
             self._proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -90,7 +95,7 @@ class EmbeddingProcess(Embeddings):
             self._wait_ready()
             try:
                 self._send.send((kind, payload))
-            except (OSError, ValueError):
+            except (OSError, ValueError, TypeError):  # closed (TypeError: closed while sending), or unpicklable
                 raise ModelUnavailable(self._gone()) from None
             status, result = self._reply()
         if status != "ok":

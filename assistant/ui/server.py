@@ -118,6 +118,8 @@ class Warmup:
         if self.error is None:  # after "Ready": the sentences evidence is chosen from, batch by batch when idle
             try:
                 self.assistant.warm(self._idle)
+            except AssistantError as exc:  # e.g. the embedding process closed at shutdown; no traceback
+                log.info("Embedding the sentences ahead of the questions stopped: %s", exc)
             except Exception:  # a question then embeds its own sentences, as without the warm-up
                 log.exception("Embedding the sentences ahead of the questions failed")
 
