@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -281,8 +281,9 @@ class AnswerPath:
             return
         yield Found(tuple(turn.evidence))
         draft: list[str] = []
-        with self._holding():  # the model stays this answer's from its first token to its refusal score
+        with ExitStack() as held:
             try:
+                held.enter_context(self._holding())  # this answer's from its first token to its refusal score
                 for token in self._write(turn):
                     if not draft:
                         turn.timings["first_token_s"] = turn.elapsed()
