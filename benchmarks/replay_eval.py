@@ -31,6 +31,10 @@ from assistant.evaluation.evaluate import Dataset
 DEFAULT_CACHE = Path("eval/runs/replay-cache.json")
 
 
+def _key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 class ReplayChat(BaseChatModel):
     """A chat model that answers from a JSON cache keyed by prompt and call options, else asks `inner`."""
 
@@ -51,28 +55,30 @@ class ReplayChat(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> str:
         raw = json.dumps([[m.type, str(m.content)] for m in messages] + [stop, sorted(kwargs.items())], default=str)
-        key = hashlib.sha256(raw.encode()).hexdigest()
+        key = _key(raw)
         if key in self._replies:
             self.hits += 1
             return self._replies[key]
         self.misses += 1
         text = str(self.inner.invoke(messages, stop=stop, **kwargs).content)
-        self._replies[key] = text
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self._replies), encoding="utf-8")  # a killed run keeps what it paid for
+        self._keep(key, text)
         return text
+
+    def _keep(self, key: str, value: Any) -> None:
+        """Remember one paid-for result, on disk at once: a killed run keeps what it paid for."""
+        self._replies[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self._replies), encoding="utf-8")
 
     def continuation_logprob(self, messages: list[BaseMessage], text: str) -> float:
         """The inner model's `continuation_logprob`, cached like a reply (the refusal decision reads it)."""
         raw = json.dumps(["logprob", [[m.type, str(m.content)] for m in messages], text])
-        key = hashlib.sha256(raw.encode()).hexdigest()
+        key = _key(raw)
         if key not in self._replies:
             measure = getattr(self.inner, "continuation_logprob", None)
             if measure is None:
                 raise ModelUnavailable("The model behind the replay cannot score a reply.")
-            self._replies[key] = measure(messages, text)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self._replies), encoding="utf-8")
+            self._keep(key, measure(messages, text))
         return float(self._replies[key])
 
     def _generate(
