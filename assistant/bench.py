@@ -318,12 +318,8 @@ def _run(options: BenchOptions, work: Path) -> dict[str, Any]:
             if name == "baseline" and baseline is None:
                 continue
             step(f"cold_{name}", f"cold start of the {name}: {options.cold_runs} fresh process(es) ...")
-            runs = []
-            for _ in range(options.cold_runs):
-                settle()
-                with Contention() as c:
-                    runs.append(cold_answer(settings, name, questions[0]) | {"others_cpu": 0.0})
-                runs[-1]["others_cpu"] = c.others
+            fresh = functools.partial(cold_answer, settings, name, questions[0])
+            runs = [_alone(fresh, settle) for _ in range(options.cold_runs)]
             busy[f"cold_{name}"] = median([r["others_cpu"] for r in runs])
             part["cold_first_answer_s"] = rounded(median([r["first_answer_s"] for r in runs]))
             part["cold_rss_mb"] = rounded(median([r["peak_rss_mb"] for r in runs]), 0)
@@ -370,11 +366,7 @@ def _cold_starts(
             (base_runs, lambda: cold_answer(settings, "baseline", question)),
             (ui_runs, lambda: ui_cold_start(settings, [question])),
         ):
-            settle()
-            loaded = load_avg()
-            with Contention() as c:
-                runs.append(measure() | {"load_avg": loaded})
-            runs[-1]["others_cpu"] = c.others
+            runs.append(_alone(measure, settle, with_load=True))
         _say(
             options,
             f"  {n + 1}: baseline {base_runs[-1]['first_answer_s']} s; serve up {ui_runs[-1]['ui_up_s']} s, ready "
@@ -386,6 +378,18 @@ def _cold_starts(
     for key in ("ui_up_s", "ui_ready_s", "ui_first_answer_s", "rss_mb_peak"):
         a[key] = rounded(median([r[key] for r in ui_runs]))
     a["ui_runs"] = ui_runs
+
+
+def _alone(
+    measure: Callable[[], dict[str, Any]], settle: Callable[[], None], with_load: bool = False
+) -> dict[str, Any]:
+    """One fresh-process run once the machine has settled, with the CPU share other processes used meanwhile
+    (`others_cpu`) and, `with_load`, the load average it started at."""
+    settle()
+    loaded = load_avg()
+    with Contention() as c:
+        record = measure()
+    return record | ({"load_avg": loaded} if with_load else {}) | {"others_cpu": c.others}
 
 
 def _shape(results: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
